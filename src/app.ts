@@ -1,0 +1,68 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createLogger } from './lib/logger.js';
+import { createValidatorCompiler } from './lib/validation.js';
+import correlationId, { correlationIdFor } from './plugins/http/correlation-id.js';
+import cors from './plugins/http/cors.js';
+import docs from './plugins/http/docs.js';
+import errorHandler from './plugins/http/error-handler.js';
+import requestLog from './plugins/http/request-log.js';
+import securityHeaders from './plugins/http/security-headers.js';
+import health from './plugins/infra/health.js';
+import postgres from './plugins/infra/postgres.js';
+import healthRoutes from './routes/api/v1/health/index.js';
+import './types/route-config.js';
+import { APP_VERSION } from './version.js';
+
+export interface AppOverrides {
+  /** A logger of the caller's (tests capture lines); default: JSON to stdout at LOG_LEVEL. */
+  readonly logger?: Logger;
+  readonly startupBackoffMs?: number;
+}
+
+export type App = FastifyInstance;
+
+/**
+ * Builds the app without listening (STYLE 1). The registration order below *is* the
+ * request chain of REQ-003: correlation ID → security headers → CORS → authentication →
+ * project access → error handling. Fastify runs hooks in the order they are added.
+ */
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const app = Fastify({
+    loggerInstance: logger,
+    // request.log is the app logger itself: the correlation id comes from the request
+    // context (AsyncLocalStorage mixin), so no child logger is built per request.
+    childLoggerFactory: (parent) => parent,
+    disableRequestLogging: true,
+    genReqId: correlationIdFor,
+    requestIdHeader: false,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(createValidatorCompiler());
+
+  // The request chain.
+  await app.register(correlationId);
+  await app.register(securityHeaders);
+  await app.register(cors, { origins: config.corsOrigins });
+  await app.register(errorHandler);
+  await app.register(requestLog);
+
+  // Infrastructure, each plugin owning one dependency and its health check.
+  await app.register(health, { config });
+  await app.register(postgres, {
+    config,
+    ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),
+  });
+
+  // Documentation and routes.
+  await app.register(docs, { version: APP_VERSION });
+  await app.register(healthRoutes, { prefix: '/api/v1', version: APP_VERSION });
+
+  return app as unknown as App;
+}

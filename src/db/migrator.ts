@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import { type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS } from 'kysely/migration';
+import * as initialSchema from './migrations/0001_initial_schema.js';
+
+/**
+ * Migrations are listed here explicitly (not read from a folder) so the same list runs from
+ * `src/` under tsx and from `dist/` after a build. Kysely's PostgreSQL adapter takes a
+ * transaction-level advisory lock around every run, so two instances starting at once
+ * apply each migration exactly once.
+ */
+const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001_initial_schema': initialSchema,
+};
+
+export function createMigrator(db: Kysely<unknown>): Migrator {
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
+    migrationTableName: 'schema_migrations',
+    migrationLockTableName: 'schema_migrations_lock',
+  });
+}
+
+function unwrap(result: MigrationResultSet): string[] {
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    const cause = result.error instanceof Error ? result.error.message : String(result.error);
+    throw new Error(`migration ${failed?.migrationName ?? '(setup)'} failed: ${cause}`, { cause: result.error });
+  }
+  return (result.results ?? []).map((r) => `${r.direction} ${r.migrationName}`);
+}
+
+/** Applies every pending migration; returns what ran, e.g. ["Up 0001_initial_schema"]. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  return unwrap(await createMigrator(db).migrateToLatest());
+}
+
+/** Reverts the last applied migration (or all of them with `all`). */
+export async function migrateDown(db: Kysely<unknown>, all = false): Promise<string[]> {
+  const migrator = createMigrator(db);
+  if (all) {
+    return unwrap(await migrator.migrateTo(NO_MIGRATIONS));
+  }
+  return unwrap(await migrator.migrateDown());
+}

@@ -1,0 +1,103 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * Database types in one place (issue 3). Column names are snake_case as in SQL; Kysely's
+ * CamelCasePlugin maps them to camelCase for the code, so the mapping happens once.
+ */
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type CreatedAt = ColumnType<Date, never, never>;
+type UpdatedAt = ColumnType<Date, never, never>;
+type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
+
+export type ProjectStatus = 'draft' | 'active' | 'completed' | 'archived';
+export type ProjectRole = 'owner' | 'editor' | 'viewer';
+export type DocumentType = 'about' | 'specs' | 'architecture' | 'plan';
+export type OperationStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export const PROJECT_STATUSES: readonly ProjectStatus[] = ['draft', 'active', 'completed', 'archived'];
+export const PROJECT_ROLES: readonly ProjectRole[] = ['owner', 'editor', 'viewer'];
+export const DOCUMENT_TYPES: readonly DocumentType[] = ['about', 'specs', 'architecture', 'plan'];
+export const OPERATION_STATUSES: readonly OperationStatus[] = ['pending', 'running', 'completed', 'failed', 'cancelled'];
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  name: string;
+  profileData: Json;
+  lastLoginAt: Timestamp | null;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+}
+
+export interface ProjectsTable {
+  id: Generated<string>;
+  name: string;
+  status: ColumnType<ProjectStatus, ProjectStatus | undefined, ProjectStatus>;
+  currentStep: ColumnType<number, number | undefined, number>;
+  language: ColumnType<string, string | undefined, never>;
+  metadata: Json;
+  createdBy: string;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+  deletedAt: Timestamp | null;
+  isDeleted: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export interface ProjectMembersTable {
+  id: Generated<string>;
+  projectId: string;
+  userId: string;
+  role: ProjectRole;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+}
+
+export interface DocumentVersionsTable {
+  id: Generated<string>;
+  projectId: string;
+  documentType: DocumentType;
+  version: number;
+  content: string;
+  metadata: Json;
+  readabilityScore: number | null;
+  grammarScore: number | null;
+  createdBy: string;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+  deletedAt: Timestamp | null;
+  isDeleted: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export interface OperationsTable {
+  id: Generated<string>;
+  projectId: string;
+  kind: string;
+  status: ColumnType<OperationStatus, OperationStatus | undefined, OperationStatus>;
+  input: Json;
+  output: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  error: string | null;
+  createdBy: string;
+  startedAt: Timestamp | null;
+  completedAt: Timestamp | null;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+}
+
+export interface Database {
+  users: UsersTable;
+  projects: ProjectsTable;
+  projectMembers: ProjectMembersTable;
+  documentVersions: DocumentVersionsTable;
+  operations: OperationsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type Project = Selectable<ProjectsTable>;
+export type NewProject = Insertable<ProjectsTable>;
+export type ProjectUpdate = Updateable<ProjectsTable>;
+export type ProjectMember = Selectable<ProjectMembersTable>;
+export type DocumentVersion = Selectable<DocumentVersionsTable>;
+export type NewDocumentVersion = Insertable<DocumentVersionsTable>;
+export type Operation = Selectable<OperationsTable>;

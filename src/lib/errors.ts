@@ -1,0 +1,106 @@
+/**
+ * The one error hierarchy (REQ-009, CONTRACT §4). Every error the API sends is an AppError
+ * subclass by the time it reaches the client: the error handler maps anything else
+ * (Fastify's, Ajv's, the driver's) onto one of these.
+ */
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'validation_error'
+  | 'rate_limited'
+  | 'service_unavailable'
+  | 'internal_error';
+
+export interface ValidationIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type ErrorDetails = Record<string, unknown> | null;
+
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode;
+  abstract readonly statusCode: number;
+  readonly details: ErrorDetails;
+  /** Extra response headers that belong to this error (WWW-Authenticate, Retry-After). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(message: string, details: ErrorDetails = null, headers: Record<string, string> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.details = details;
+    this.headers = headers;
+  }
+}
+
+export class BadRequestError extends AppError {
+  readonly code = 'bad_request';
+  readonly statusCode = 400;
+}
+
+export class UnauthorizedError extends AppError {
+  readonly code = 'unauthorized';
+  readonly statusCode = 401;
+  constructor(message = 'Authentication required') {
+    super(message, null, { 'www-authenticate': 'Bearer' });
+  }
+}
+
+export class ForbiddenError extends AppError {
+  readonly code = 'forbidden';
+  readonly statusCode = 403;
+}
+
+export class NotFoundError extends AppError {
+  readonly code = 'not_found';
+  readonly statusCode = 404;
+}
+
+export class ConflictError extends AppError {
+  readonly code = 'conflict';
+  readonly statusCode = 409;
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly code = 'payload_too_large';
+  readonly statusCode = 413;
+}
+
+export class ValidationError extends AppError {
+  readonly code = 'validation_error';
+  readonly statusCode = 422;
+  constructor(message: string, errors: readonly ValidationIssue[]) {
+    super(message, { errors });
+  }
+}
+
+export class RateLimitedError extends AppError {
+  readonly code = 'rate_limited';
+  readonly statusCode = 429;
+  constructor(message: string, retryAfterSeconds: number, details: ErrorDetails = null) {
+    super(message, details, { 'retry-after': String(retryAfterSeconds) });
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  readonly code = 'service_unavailable';
+  readonly statusCode = 503;
+  readonly service: string;
+  constructor(service: string, message = `${service} is unavailable`, options?: ErrorOptions) {
+    super(message, { service }, {}, options);
+    this.service = service;
+  }
+}
+
+export class InternalError extends AppError {
+  readonly code = 'internal_error';
+  readonly statusCode = 500;
+  constructor(message = 'Internal server error') {
+    super(message);
+  }
+}

@@ -1,0 +1,48 @@
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import type { LogLevel } from '../config.js';
+import { currentContext } from './request-context.js';
+
+/**
+ * One JSON object per line on stdout (OBS-002): `time`, `level` as a name, `msg`, and the
+ * request's context through the mixin. Secrets are redacted at the source: the
+ * Authorization header never reaches a line, and URLs are logged through `safeUrl`.
+ */
+export function loggerOptions(level: LogLevel): LoggerOptions {
+  return {
+    level,
+    messageKey: 'msg',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+    },
+    base: undefined,
+    mixin() {
+      const ctx = currentContext();
+      if (ctx === undefined) return {};
+      // trace_id/span_id are reserved here; the telemetry preload fills them in when tracing is on.
+      return { correlation_id: ctx.correlation_id, project_id: ctx.project_id, user_id: ctx.user_id };
+    },
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'headers.authorization',
+        'authorization',
+        'access_token',
+        '*.access_token',
+        'password',
+        '*.password',
+      ],
+      censor: '[redacted]',
+    },
+  };
+}
+
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}
+
+/** The URL with the `access_token` query value replaced, for log lines (CONTRACT §5: never logged). */
+export function safeUrl(url: string): string {
+  if (!url.includes('access_token')) return url;
+  return url.replace(/([?&]access_token=)[^&#]*/g, '$1[redacted]');
+}

@@ -1,0 +1,101 @@
+import {
+  AppError,
+  BadRequestError,
+  ConflictError,
+  InternalError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  ValidationError,
+  type ValidationIssue,
+} from './errors.js';
+
+interface AjvIssue {
+  readonly instancePath?: string;
+  readonly message?: string;
+  readonly keyword?: string;
+  readonly params?: Record<string, unknown>;
+}
+
+interface FrameworkError extends Error {
+  code?: string;
+  statusCode?: number;
+  validation?: readonly AjvIssue[];
+  validationContext?: string;
+}
+
+/** PostgreSQL SQLSTATEs and socket errors that mean "the database is not there right now". */
+const DB_UNAVAILABLE = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '53300', // too_many_connections
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+function issuePath(context: string | undefined, issue: AjvIssue): string {
+  const segments = (issue.instancePath ?? '').split('/').filter((s) => s.length > 0);
+  const extra = issue.params?.missingProperty ?? issue.params?.additionalProperty;
+  if (typeof extra === 'string') segments.push(extra);
+  return [context ?? 'body', ...segments].join('/');
+}
+
+function issueMessage(issue: AjvIssue): string {
+  if (issue.keyword === 'additionalProperties') return 'unknown property';
+  return issue.message ?? 'is invalid';
+}
+
+/**
+ * Turns anything thrown anywhere into one AppError (REQ-009). Unknown errors become
+ * `internal_error` with a fixed message: the original is logged by the handler, never sent.
+ */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const e = (error ?? {}) as FrameworkError;
+
+  if (Array.isArray(e.validation)) {
+    const issues: ValidationIssue[] = e.validation.map((issue) => ({
+      path: issuePath(e.validationContext, issue),
+      message: issueMessage(issue),
+    }));
+    return new ValidationError('Request validation failed', issues);
+  }
+
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (DB_UNAVAILABLE.has(code)) return new ServiceUnavailableError('postgres', 'The database is unavailable');
+  if (code === '23505') return new ConflictError('The resource already exists or was changed concurrently');
+  if (code === '23503') return new ConflictError('A referenced resource does not exist');
+  if (code === '40001' || code === '40P01') return new ConflictError('Concurrent update, please retry');
+
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLargeError('Request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new BadRequestError('Unsupported content type: send application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new BadRequestError('Body cannot be empty when content-type is application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new BadRequestError('Body is not valid JSON');
+    default:
+      break;
+  }
+
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status === 404) return new NotFoundError('Not found');
+  if (status === 413) return new PayloadTooLargeError('Request body is too large');
+  if (status >= 400 && status < 500) {
+    // Fastify's own client errors (malformed JSON, bad content length, ...): their messages are safe.
+    return new BadRequestError(e instanceof SyntaxError ? 'Body is not valid JSON' : (e.message ?? 'Bad request'));
+  }
+  return new InternalError();
+}

@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyPluginCallback } from 'fastify';
+import fp from 'fastify-plugin';
+import { requestContext } from '../../lib/request-context.js';
+
+/** CONTRACT §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
+const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Used as Fastify's `genReqId`, so `request.id` *is* the correlation id: one value for the
+ * response header, the error body and every log line. Junk values (too long, odd
+ * characters, repeated headers) are replaced, never echoed, so a caller cannot inject
+ * text into our logs or responses.
+ */
+export function correlationIdFor(req: IncomingMessage): string {
+  const given = req.headers['x-correlation-id'];
+  return typeof given === 'string' && VALID_CORRELATION_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * First step of the chain (REQ-003). Everything after it runs inside the request's
+ * AsyncLocalStorage context, so log lines from any depth carry the correlation id.
+ */
+const correlationId: FastifyPluginCallback = (app, _opts, done) => {
+  app.addHook('onRequest', (request, reply, next) => {
+    reply.header('x-correlation-id', request.id);
+    requestContext.run({ correlation_id: request.id }, next);
+  });
+  done();
+};
+
+export default fp(correlationId, { name: 'correlation-id', fastify: '5.x' });

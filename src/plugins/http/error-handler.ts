@@ -1,0 +1,31 @@
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { errorBody } from '../../lib/error-body.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { toAppError } from '../../lib/map-error.js';
+
+function send(request: FastifyRequest, reply: FastifyReply, thrown: unknown): FastifyReply {
+  const error = toAppError(thrown);
+  if (error.statusCode >= 500) {
+    // The stack and the original error go to the log only (REQ-009, scenario 7).
+    request.log.error({ err: thrown, error_code: error.code }, 'request failed');
+  } else {
+    request.log.info({ error_code: error.code, status_code: error.statusCode, reason: error.message }, 'request rejected');
+  }
+  return reply
+    .code(error.statusCode)
+    .headers(error.headers)
+    .type('application/json; charset=utf-8')
+    .send(errorBody(error.code, error.statusCode, error.message, request.id, error.details));
+}
+
+/** Last in the chain (REQ-003): one handler for every error and for unknown routes. */
+const errorHandler: FastifyPluginCallback = (app, _opts, done) => {
+  app.setErrorHandler((error, request, reply) => send(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    send(request, reply, new NotFoundError(`Route ${request.method} ${request.url.split('?')[0]} not found`)),
+  );
+  done();
+};
+
+export default fp(errorHandler, { name: 'error-handler', fastify: '5.x' });

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import closeWithGrace from 'close-with-grace';
+import dotenv from 'dotenv';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+import { createLogger } from './lib/logger.js';
+
+/**
+ * Entry point (STYLE 1): config → app → listen; owns signals and exit codes. Nothing
+ * else in the code touches `process`.
+ */
+dotenv.config({ quiet: true });
+
+const result = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
+if (!result.ok) {
+  const logger = createLogger('info');
+  for (const problem of result.problems) logger.fatal({ problem }, `invalid configuration: ${problem}`);
+  logger.flush();
+  process.exit(1);
+}
+const config = result.config;
+const logger = createLogger(config.logLevel);
+
+let app: Awaited<ReturnType<typeof buildApp>>;
+try {
+  app = await buildApp(config, { logger });
+  await app.listen({ host: config.host, port: config.port });
+} catch (error) {
+  logger.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
+// SIGTERM/SIGINT: stop accepting, finish in-flight requests, close resources in reverse
+// order (Fastify's onClose), exit 0; a second signal or the deadline exits 1 (REQ-001.5).
+closeWithGrace(
+  {
+    delay: config.shutdownTimeoutMs,
+    logger: { error: (msg: unknown) => logger.error({ err: msg }, 'shutdown problem') },
+  },
+  async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'fatal error, shutting down');
+    logger.info({ signal }, 'shutting down');
+    await app.close();
+    logger.info('shutdown complete');
+  },
+);
