@@ -46,11 +46,14 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
 
-  // The request chain.
+  // The error handler is the last step of the chain but is installed first: Fastify binds a
+  // route to the error handler in force when the route is added (CORS adds one for preflights).
+  await app.register(errorHandler);
+
+  // The request chain, in order.
   await app.register(correlationId);
   await app.register(securityHeaders);
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(errorHandler);
   await app.register(requestLog);
 
   // Infrastructure, each plugin owning one dependency and its health check.

@@ -226,7 +226,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 4500, 100, 60_000),
   };
 
-  if ((config.jwtPrivateKey === undefined) !== (config.jwtPublicKey === undefined)) {
+  const keyGiven = (name: string) => r.optional(name) !== undefined || r.optional(`${name}_FILE`) !== undefined;
+  if (keyGiven('JWT_PRIVATE_KEY') !== keyGiven('JWT_PUBLIC_KEY')) {
     r.problems.push('JWT_PRIVATE_KEY: JWT_PRIVATE_KEY and JWT_PUBLIC_KEY must be set together');
   }
 

@@ -1,0 +1,43 @@
+import type { AddressInfo } from 'node:net';
+import { type App, buildApp } from '../../src/app.js';
+import type { LogLevel } from '../../src/config.js';
+import { configFrom, type Env } from '../../src/config.js';
+import { captureLogs, type LogLine } from './log-capture.js';
+
+export interface RunningApp {
+  readonly app: App;
+  readonly baseUrl: string;
+  readonly logs: LogLine[];
+  readonly rawLogs: string[];
+  /** fetch against the running server, path relative to the base URL. */
+  readonly request: (path: string, init?: RequestInit) => Promise<Response>;
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * The real app, listening on a free port of 127.0.0.1: tests go through real HTTP.
+ * `env` is what an operator would set; NODE_ENV defaults to test.
+ */
+export interface StartOptions {
+  readonly logLevel?: LogLevel;
+  /** Extra routes for this test's instance only (never in the production route table). */
+  readonly extend?: (app: App) => void | Promise<void>;
+}
+
+export async function startApp(env: Env, opts: StartOptions = {}): Promise<RunningApp> {
+  const config = configFrom({ NODE_ENV: 'test', LOG_LEVEL: opts.logLevel ?? 'info', ...env });
+  const capture = captureLogs(config.logLevel);
+  const app = await buildApp(config, { logger: capture.logger, startupBackoffMs: 20 });
+  await opts.extend?.(app);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  return {
+    app,
+    baseUrl,
+    logs: capture.lines,
+    rawLogs: capture.raw,
+    request: (path, init) => fetch(`${baseUrl}${path}`, init),
+    close: () => app.close(),
+  };
+}
