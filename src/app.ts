@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './lib/logger.js';
@@ -8,6 +8,7 @@ import correlationId, { correlationIdFor } from './plugins/http/correlation-id.j
 import cors from './plugins/http/cors.js';
 import docs from './plugins/http/docs.js';
 import errorHandler from './plugins/http/error-handler.js';
+import gracefulClose from './plugins/http/graceful-close.js';
 import requestLog from './plugins/http/request-log.js';
 import securityHeaders from './plugins/http/security-headers.js';
 import health from './plugins/infra/health.js';
@@ -36,7 +37,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // request.log is the app logger itself: the correlation id comes from the request
     // context (AsyncLocalStorage mixin), so no child logger is built per request.
     childLoggerFactory: (parent) => parent,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: correlationIdFor,
     requestIdHeader: false,
     bodyLimit: config.bodyLimitBytes,
@@ -45,6 +46,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
+  // The API speaks JSON only: any other body type is a 400 (CONTRACT §4), not a string to validate.
+  app.removeContentTypeParser('text/plain');
 
   // The error handler is the last step of the chain but is installed first: Fastify binds a
   // route to the error handler in force when the route is added (CORS adds one for preflights).
@@ -55,6 +58,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(securityHeaders);
   await app.register(cors, { origins: config.corsOrigins });
   await app.register(requestLog);
+  await app.register(gracefulClose);
 
   // Infrastructure, each plugin owning one dependency and its health check.
   await app.register(health, { config });

@@ -122,7 +122,7 @@ describe('CORS (SEC-004)', () => {
     const res = await preflight('http://malicious.com');
     expect(res.status).toBe(403);
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
-    const body = await res.json();
+    const body = (await res.json()) as { error: string };
     expect(body.error).toBe('forbidden');
     expectSecurityHeaders(res);
   });
@@ -146,9 +146,9 @@ describe('OpenAPI and docs (REQ-001)', () => {
   it('serves an OpenAPI 3.1 document listing the health routes', async () => {
     const res = await server.request('/openapi.json');
     expect(res.status).toBe(200);
-    const doc = await res.json();
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/health', '/api/v1/health/live', '/api/v1/health/ready']));
-    expect(doc.paths['/api/v1/health/ready'].get.responses['503']).toBeDefined();
+    expect(doc.paths['/api/v1/health/ready']?.get?.responses['503']).toBeDefined();
   });
 });

@@ -1,0 +1,97 @@
+import autocannon from 'autocannon';
+import { median } from './stats.js';
+
+/** What one load round sends; a target's `prepare` step may override parts of it (e.g. a bearer token). */
+export interface RequestSpec {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** Every response body must equal this, so both servers provably do the same work. */
+  readonly expectBody?: string;
+}
+
+export interface LoadSettings {
+  readonly connections: number;
+  readonly durationSeconds: number;
+}
+
+export interface RoundResult {
+  readonly reqPerSec: number;
+  readonly p99Ms: number;
+}
+
+/**
+ * One autocannon run against a server. A round with errors, non-2xx answers or body
+ * mismatches is refused rather than reported: the req/s of failing requests means nothing.
+ */
+export async function loadRound(baseUrl: string, spec: RequestSpec, settings: LoadSettings): Promise<RoundResult> {
+  const result = await autocannon({
+    url: `${baseUrl}${spec.path}`,
+    method: spec.method,
+    headers: { ...spec.headers },
+    ...(spec.body !== undefined ? { body: spec.body } : {}),
+    ...(spec.expectBody !== undefined ? { expectBody: spec.expectBody } : {}),
+    connections: settings.connections,
+    duration: settings.durationSeconds,
+  });
+  const bad = { errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, mismatches: result.mismatches };
+  if (Object.values(bad).some((n) => n > 0)) {
+    throw new Error(`round against ${result.url} had failures: ${JSON.stringify(bad)}`);
+  }
+  // requests.average is the mean of autocannon's per-second samples over the round.
+  return { reqPerSec: result.requests.average, p99Ms: result.latency.p99 };
+}
+
+export interface TargetRounds {
+  readonly label: string;
+  readonly rounds: readonly RoundResult[];
+}
+
+export interface TargetSummary extends TargetRounds {
+  readonly medianReqPerSec: number;
+  readonly medianP99Ms: number;
+}
+
+export interface LoadTarget {
+  readonly label: string;
+  readonly baseUrl: string;
+  readonly spec: RequestSpec;
+}
+
+export interface RoundPlan extends LoadSettings {
+  readonly warmupSeconds: number;
+  readonly rounds: number;
+  readonly onProgress?: (line: string) => void;
+}
+
+/**
+ * Warm every target up (JIT, connection pools, lazy init), then run the rounds
+ * interleaved — A, B, A, B… — so slow drift of the machine (other tenants, thermal,
+ * GC of the load generator) spreads over all targets instead of favouring one.
+ */
+export async function alternateRounds(targets: readonly LoadTarget[], plan: RoundPlan): Promise<TargetSummary[]> {
+  const log = plan.onProgress ?? (() => undefined);
+  for (const target of targets) {
+    if (plan.warmupSeconds <= 0) break;
+    log(`warm-up ${target.label} (${plan.warmupSeconds} s)`);
+    await loadRound(target.baseUrl, target.spec, { connections: plan.connections, durationSeconds: plan.warmupSeconds });
+  }
+  const results = new Map<string, RoundResult[]>(targets.map((t) => [t.label, []]));
+  for (let round = 1; round <= plan.rounds; round++) {
+    for (const target of targets) {
+      const r = await loadRound(target.baseUrl, target.spec, plan);
+      results.get(target.label)?.push(r);
+      log(`round ${round}/${plan.rounds} ${target.label}: ${Math.round(r.reqPerSec)} req/s, p99 ${r.p99Ms} ms`);
+    }
+  }
+  return targets.map(({ label }) => {
+    const rounds = results.get(label) ?? [];
+    return {
+      label,
+      rounds,
+      medianReqPerSec: median(rounds.map((r) => r.reqPerSec)),
+      medianP99Ms: median(rounds.map((r) => r.p99Ms)),
+    };
+  });
+}
