@@ -4,16 +4,21 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './lib/logger.js';
 import { createValidatorCompiler } from './lib/validation.js';
+import auth from './plugins/http/auth.js';
 import correlationId, { correlationIdFor } from './plugins/http/correlation-id.js';
 import cors from './plugins/http/cors.js';
 import docs from './plugins/http/docs.js';
 import errorHandler from './plugins/http/error-handler.js';
 import gracefulClose from './plugins/http/graceful-close.js';
+import projectAccess from './plugins/http/project-access.js';
 import requestLog from './plugins/http/request-log.js';
 import securityHeaders from './plugins/http/security-headers.js';
 import health from './plugins/infra/health.js';
 import postgres from './plugins/infra/postgres.js';
+import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
+import documentRoutes from './routes/api/v1/documents/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
+import projectRoutes from './routes/api/v1/projects/index.js';
 import './types/route-config.js';
 import { APP_VERSION } from './version.js';
 
@@ -67,9 +72,17 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),
   });
 
+  // Authentication and project access come after CORS in the chain; they need the database.
+  await app.register(auth, { config });
+  await app.register(projectAccess);
+
   // Documentation and routes.
   await app.register(docs, { version: APP_VERSION });
+  await app.register(jwksRoutes);
   await app.register(healthRoutes, { prefix: '/api/v1', version: APP_VERSION });
+  await app.register(authRoutes, { prefix: '/api/v1', devLogin: config.nodeEnv !== 'production' });
+  await app.register(projectRoutes, { prefix: '/api/v1' });
+  await app.register(documentRoutes, { prefix: '/api/v1' });
 
   return app as unknown as App;
 }

@@ -43,7 +43,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const exited = once(child, 'exit');
+  // once() rejects on 'error' (spawn failure); that surfaces through the ready promise instead.
+  const exited = once(child, 'exit').catch(() => undefined);
   const lines = createInterface({ input: child.stdout });
 
   const port = await new Promise<number>((resolve, reject) => {

@@ -73,7 +73,8 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
   const queryLogging = options.logger.level === 'debug' || options.logger.level === 'trace';
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool: retryingPool as unknown as pg.Pool }),
-    plugins: [new CamelCasePlugin()],
+    // jsonb contents (metadata, input) are user data: their keys are never renamed.
+    plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })],
     log: (event) => {
       if (!queryLogging && event.level !== 'error') return;
       const durationMs = Math.round(event.queryDurationMillis * 100) / 100;

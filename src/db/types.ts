@@ -8,7 +8,8 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type CreatedAt = ColumnType<Date, never, never>;
 type UpdatedAt = ColumnType<Date, never, never>;
-type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
+type JsonObject = Record<string, unknown>;
+type Json = ColumnType<JsonObject, JsonObject | undefined, JsonObject>;
 
 export type ProjectStatus = 'draft' | 'active' | 'completed' | 'archived';
 export type ProjectRole = 'owner' | 'editor' | 'viewer';
@@ -75,7 +76,7 @@ export interface OperationsTable {
   kind: string;
   status: ColumnType<OperationStatus, OperationStatus | undefined, OperationStatus>;
   input: Json;
-  output: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  output: ColumnType<JsonObject | null, JsonObject | null | undefined, JsonObject | null>;
   error: string | null;
   createdBy: string;
   startedAt: Timestamp | null;

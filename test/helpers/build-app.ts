@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { type App, buildApp } from '../../src/app.js';
 import type { LogLevel } from '../../src/config.js';
 import { configFrom, type Env } from '../../src/config.js';
@@ -18,6 +21,13 @@ export interface RunningApp {
  * The real app, listening on a free port of 127.0.0.1: tests go through real HTTP.
  * `env` is what an operator would set; NODE_ENV defaults to test.
  */
+let dataDir: string | undefined;
+/** One data directory per test file (generated signing keys land there, never in the repo). */
+function testDataDir(): string {
+  dataDir ??= mkdtempSync(path.join(tmpdir(), 'jeex-test-data-'));
+  return dataDir;
+}
+
 export interface StartOptions {
   readonly logLevel?: LogLevel;
   /** Extra routes for this test's instance only (never in the production route table). */
@@ -25,7 +35,7 @@ export interface StartOptions {
 }
 
 export async function startApp(env: Env, opts: StartOptions = {}): Promise<RunningApp> {
-  const config = configFrom({ NODE_ENV: 'test', LOG_LEVEL: opts.logLevel ?? 'info', ...env });
+  const config = configFrom({ NODE_ENV: 'test', LOG_LEVEL: opts.logLevel ?? 'info', DATA_DIR: testDataDir(), ...env });
   const capture = captureLogs(config.logLevel);
   const app = await buildApp(config, { logger: capture.logger, startupBackoffMs: 20 });
   await opts.extend?.(app);

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import Fastify from 'fastify';
+import { CORS_EXPOSED_HEADERS } from '../../src/plugins/http/cors.js';
+import { API_HEADERS } from '../../src/plugins/http/security-headers.js';
+import { announceReady } from '../lib/serve.js';
+
+/**
+ * One-off comparison for the security-header decision: a minimal Fastify (no logger, no
+ * error handler, no AsyncLocalStorage) with a correlation-id hook and @fastify/cors, and the
+ * SEC-001 headers either from @fastify/helmet (SECURITY_HEADERS=helmet, the default) or set
+ * from the app's precomputed object in one hook (SECURITY_HEADERS=precomputed). Everything
+ * else is identical, so the difference between the two modes is the cost of helmet alone.
+ * Both modes send the same header set as the app (helmet is configured to match it).
+ */
+const mode = process.env.SECURITY_HEADERS ?? 'helmet';
+if (mode !== 'helmet' && mode !== 'precomputed') throw new Error(`SECURITY_HEADERS: helmet or precomputed (got ${mode})`);
+
+const app = Fastify({ logger: false, genReqId: () => randomUUID(), requestIdHeader: false });
+
+app.addHook('onRequest', (request, reply, next) => {
+  reply.header('x-correlation-id', request.id);
+  // Helmet has no Permissions-Policy; added here so both modes answer the same headers.
+  if (mode === 'helmet') reply.header('permissions-policy', API_HEADERS['permissions-policy']);
+  next();
+});
+
+if (mode === 'helmet') {
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+    },
+    crossOriginEmbedderPolicy: false,
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    xFrameOptions: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+} else {
+  app.addHook('onRequest', (_request, reply, next) => {
+    reply.headers(API_HEADERS);
+    next();
+  });
+}
+
+// The app's CORS options (src/plugins/http/cors.ts) and its default allowed origin.
+const allowed = new Set(['http://localhost:5200']);
+await app.register(cors, {
+  origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
+  credentials: true,
+  methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+  allowedHeaders: ['Content-Type', 'Authorization', 'X-Correlation-ID', 'Last-Event-ID'],
+  exposedHeaders: CORS_EXPOSED_HEADERS,
+  maxAge: 600,
+  strictPreflight: true,
+});
+
+// A response schema, as the app's route has: the reply goes through the same compiled serializer.
+const live = { response: { 200: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } } };
+app.get('/api/v1/health/live', { schema: live }, async () => ({ status: 'ok' }));
+
+await app.listen({ host: '127.0.0.1', port: 0 });
+const address = app.server.address();
+if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
+announceReady(address.port, () => app.close());

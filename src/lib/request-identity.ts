@@ -1,0 +1,16 @@
+import type { FastifyRequest } from 'fastify';
+import type { User } from '../db/types.js';
+import type { ProjectScope } from '../repositories/project-scope.js';
+import { InternalError } from './errors.js';
+
+/** The authenticated user of a non-public route (set by the auth step). */
+export function userOf(request: FastifyRequest): User {
+  if (request.user === null) throw new InternalError('route reached without authentication');
+  return request.user;
+}
+
+/** The project scope of a `{project_id}` route (set by the project-access guard). */
+export function scopeOf(request: FastifyRequest): ProjectScope {
+  if (request.project === null) throw new InternalError('route reached without a project scope');
+  return request.project;
+}

@@ -1,0 +1,66 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { loadSigningKeys, type SigningKeys } from '../../auth/keys.js';
+import { TokenService } from '../../auth/tokens.js';
+import type { Config } from '../../config.js';
+import type { User } from '../../db/types.js';
+import { UnauthorizedError } from '../../lib/errors.js';
+import { currentContext } from '../../lib/request-context.js';
+import { UsersRepository } from '../../repositories/users.repository.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tokens: TokenService;
+    signingKeys: SigningKeys;
+  }
+  interface FastifyRequest {
+    /** The authenticated caller; set by the authentication step on every non-public route. */
+    user: User | null;
+  }
+}
+
+function bearerToken(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+    if (!match?.[1]) throw new UnauthorizedError('Malformed Authorization header: expected "Bearer <token>"');
+    return match[1];
+  }
+  // Browser EventSource cannot send headers: the event-stream route alone takes the token
+  // in the query (never logged: see safeUrl).
+  if (request.routeOptions.config.allowQueryToken) {
+    const query = request.query as { access_token?: unknown } | undefined;
+    if (typeof query?.access_token === 'string' && query.access_token.length > 0) return query.access_token;
+  }
+  throw new UnauthorizedError('Authentication required');
+}
+
+/**
+ * Authentication step of the chain (REQ-003, REQ-007). Public routes say so in their
+ * config (`public: true`); every other route, including routes added later, requires a
+ * valid token whose `sub` is an existing user.
+ */
+const auth: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
+  const keys = await loadSigningKeys(config);
+  const tokens = new TokenService(keys, {
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    expiresInMinutes: config.accessTokenExpireMinutes,
+  });
+  const users = new UsersRepository(app.db);
+  app.decorate('signingKeys', keys);
+  app.decorate('tokens', tokens);
+  app.decorateRequest('user', null);
+
+  app.addHook('onRequest', async (request) => {
+    if (request.is404 || request.routeOptions.config.public) return;
+    const userId = await tokens.verify(bearerToken(request));
+    const user = await users.findById(userId);
+    if (user === undefined) throw new UnauthorizedError('Unknown user');
+    request.user = user;
+    const ctx = currentContext();
+    if (ctx) ctx.user_id = user.id;
+  });
+};
+
+export default fp(auth, { name: 'auth', fastify: '5.x', dependencies: ['postgres', 'cors'] });

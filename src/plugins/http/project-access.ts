@@ -1,0 +1,54 @@
+import type { FastifyPluginCallback } from 'fastify';
+import fp from 'fastify-plugin';
+import { ForbiddenError, ValidationError } from '../../lib/errors.js';
+import { currentContext } from '../../lib/request-context.js';
+import { grantScope, hasRole, type ProjectScope } from '../../repositories/project-scope.js';
+import { ProjectsRepository } from '../../repositories/projects.repository.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's scope in the route's project; set by the guard on every `{project_id}` route. */
+    project: ProjectScope | null;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Project access step (SEC-002, REQ-003): the one guard. A route under
+ * `/projects/:project_id` declares the role it needs; the guard loads the caller's
+ * membership once, answers 403 — the same for a project that does not exist and one the
+ * caller is not in (no existence oracle) — and sets `request.project` for the handler.
+ * It runs before validation of the body, so a non-member learns nothing from 422s either.
+ */
+const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
+  const projects = new ProjectsRepository(app.db);
+  app.decorateRequest('project', null);
+
+  // Isolation by construction: a project route that forgets to declare its role does not start.
+  app.addHook('onRoute', (route) => {
+    if (route.url.includes(':project_id') && route.config?.projectRole === undefined) {
+      throw new Error(`route ${String(route.method)} ${route.url} has a project_id but declares no projectRole`);
+    }
+  });
+
+  app.addHook('preValidation', async (request) => {
+    const needed = request.routeOptions.config.projectRole;
+    if (needed === undefined) return;
+    const projectId = (request.params as { project_id?: string }).project_id ?? '';
+    if (!UUID.test(projectId)) {
+      throw new ValidationError('Request validation failed', [{ path: 'params/project_id', message: 'must be a UUID' }]);
+    }
+    const user = request.user;
+    const membership = user ? await projects.findMembership(projectId.toLowerCase(), user.id) : undefined;
+    if (membership === undefined) throw new ForbiddenError(`You do not have access to project ${projectId}`);
+    const scope = grantScope(membership);
+    if (!hasRole(scope, needed)) throw new ForbiddenError(`This action requires the ${needed} role in the project`);
+    request.project = scope;
+    const ctx = currentContext();
+    if (ctx) ctx.project_id = scope.projectId;
+  });
+  done();
+};
+
+export default fp(projectAccess, { name: 'project-access', fastify: '5.x', dependencies: ['auth'] });

@@ -1,0 +1,92 @@
+import { sql } from 'kysely';
+import type { NewProject, Project, ProjectRole, ProjectStatus } from '../db/types.js';
+import type { Page, PageResult, ProjectScope } from './project-scope.js';
+import { type Db, ScopedRepository } from './scoped.repository.js';
+
+export type ProjectWithRole = Project & { role: ProjectRole };
+
+export interface Membership {
+  readonly projectId: string;
+  readonly userId: string;
+  readonly role: ProjectRole;
+  readonly language: string;
+}
+
+export interface ProjectChanges {
+  readonly name?: string;
+  readonly status?: ProjectStatus;
+  readonly currentStep?: number;
+}
+
+export class ProjectsRepository extends ScopedRepository {
+  /** The one query behind the access guard: the caller's role in a live (not deleted) project. */
+  findMembership(projectId: string, userId: string): Promise<Membership | undefined> {
+    return this.db
+      .selectFrom('projectMembers as m')
+      .innerJoin('projects as p', 'p.id', 'm.projectId')
+      .select(['m.projectId', 'm.userId', 'm.role', 'p.language'])
+      .where('m.projectId', '=', projectId)
+      .where('m.userId', '=', userId)
+      .where('p.isDeleted', '=', false)
+      .executeTakeFirst();
+  }
+
+  /** Creates the project and its owner membership; call inside a transaction. */
+  async createWithOwner(values: NewProject): Promise<ProjectWithRole> {
+    const project = await this.db.insertInto('projects').values(values).returningAll().executeTakeFirstOrThrow();
+    await this.db.insertInto('projectMembers').values({ projectId: project.id, userId: values.createdBy, role: 'owner' }).execute();
+    return { ...project, role: 'owner' };
+  }
+
+  async listForUser(userId: string, page: Page, status?: ProjectStatus): Promise<PageResult<ProjectWithRole>> {
+    let query = this.db
+      .selectFrom('projects as p')
+      .innerJoin('projectMembers as m', (join) => join.onRef('m.projectId', '=', 'p.id').on('m.userId', '=', userId))
+      .where('p.isDeleted', '=', false);
+    if (status !== undefined) query = query.where('p.status', '=', status);
+    const [items, count] = await Promise.all([
+      query
+        .selectAll('p')
+        .select('m.role')
+        .orderBy('p.createdAt', 'desc')
+        .orderBy('p.id', 'desc')
+        .limit(page.limit)
+        .offset(page.offset)
+        .execute(),
+      query.select(sql<number>`count(*)::int`.as('total')).executeTakeFirstOrThrow(),
+    ]);
+    return { items, total: count.total, limit: page.limit, offset: page.offset };
+  }
+
+  async get(scope: ProjectScope): Promise<ProjectWithRole | undefined> {
+    const project = await this.db
+      .selectFrom('projects')
+      .selectAll()
+      .where('id', '=', scope.projectId)
+      .where('isDeleted', '=', false)
+      .executeTakeFirst();
+    return project && { ...project, role: scope.role };
+  }
+
+  async update(scope: ProjectScope, changes: ProjectChanges): Promise<ProjectWithRole | undefined> {
+    const project = await this.db
+      .updateTable('projects')
+      .set(changes)
+      .where('id', '=', scope.projectId)
+      .where('isDeleted', '=', false)
+      .returningAll()
+      .executeTakeFirst();
+    return project && { ...project, role: scope.role };
+  }
+
+  /** Soft delete (REQ-008): the row stays, marked, and disappears from every read. */
+  async softDelete(scope: ProjectScope): Promise<boolean> {
+    const result = await this.db
+      .updateTable('projects')
+      .set({ isDeleted: true, deletedAt: new Date() })
+      .where('id', '=', scope.projectId)
+      .where('isDeleted', '=', false)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+}

@@ -1,0 +1,113 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { DocumentVersion } from '../../../../db/types.js';
+import { scopeOf } from '../../../../lib/request-identity.js';
+import type { VersionSummary } from '../../../../repositories/documents.repository.js';
+import { DocumentsService } from '../../../../services/documents.service.js';
+import { errorResponses, ProjectParams } from '../shared-schemas.js';
+import {
+  DocumentParams,
+  DocumentVersionCreate,
+  DocumentVersionList,
+  DocumentVersionPublic,
+  LatestDocuments,
+  VersionListQuery,
+  VersionParams,
+} from './schemas.js';
+
+function toSummary(d: VersionSummary) {
+  return {
+    id: d.id,
+    project_id: d.projectId,
+    document_type: d.documentType,
+    version: d.version,
+    metadata: d.metadata,
+    readability_score: d.readabilityScore,
+    grammar_score: d.grammarScore,
+    created_by: d.createdBy,
+    created_at: d.createdAt.toISOString(),
+  };
+}
+
+function toPublic(d: DocumentVersion) {
+  return { ...toSummary(d), content: d.content };
+}
+
+const tags = ['documents'];
+
+/** CONTRACT §5 Documents (linear versioning). */
+const documentRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const service = new DocumentsService(app.db);
+
+  app.post(
+    '/projects/:project_id/documents/:document_type/versions',
+    {
+      config: { projectRole: 'editor' },
+      schema: {
+        tags,
+        operationId: 'createDocumentVersion',
+        summary: 'Write the next version of a document',
+        params: DocumentParams,
+        body: DocumentVersionCreate,
+        response: { 201: DocumentVersionPublic, ...errorResponses(400, 401, 403, 409, 413, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const created = await service.append(scopeOf(request), request.params.document_type, request.body);
+      return reply.code(201).send(toPublic(created));
+    },
+  );
+
+  app.get(
+    '/projects/:project_id/documents',
+    {
+      config: { projectRole: 'viewer' },
+      schema: {
+        tags,
+        operationId: 'listLatestDocuments',
+        summary: 'The latest version of each document type',
+        params: ProjectParams,
+        response: { 200: LatestDocuments, ...errorResponses(401, 403, 422, 429, 503) },
+      },
+    },
+    async (request) => ({ items: (await service.latest(scopeOf(request))).map(toPublic) }),
+  );
+
+  app.get(
+    '/projects/:project_id/documents/:document_type/versions',
+    {
+      config: { projectRole: 'viewer' },
+      schema: {
+        tags,
+        operationId: 'listDocumentVersions',
+        summary: 'Versions of a document, newest first, without content',
+        params: DocumentParams,
+        querystring: VersionListQuery,
+        response: { 200: DocumentVersionList, ...errorResponses(401, 403, 422, 429, 503) },
+      },
+    },
+    async (request) => {
+      const page = await service.list(scopeOf(request), request.params.document_type, request.query);
+      return { ...page, items: page.items.map(toSummary) };
+    },
+  );
+
+  app.get(
+    '/projects/:project_id/documents/:document_type/versions/:version',
+    {
+      config: { projectRole: 'viewer' },
+      schema: {
+        tags,
+        operationId: 'getDocumentVersion',
+        summary: 'One version of a document, or "latest"',
+        params: VersionParams,
+        response: { 200: DocumentVersionPublic, ...errorResponses(401, 403, 404, 422, 429, 503) },
+      },
+    },
+    async (request) => {
+      const { document_type, version } = request.params;
+      return toPublic(await service.get(scopeOf(request), document_type, version === 'latest' ? 'latest' : Number(version)));
+    },
+  );
+};
+
+export default documentRoutes;

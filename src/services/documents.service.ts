@@ -1,0 +1,41 @@
+import type { Kysely } from 'kysely';
+import type { Database, DocumentType } from '../db/types.js';
+import { NotFoundError } from '../lib/errors.js';
+import { DocumentsRepository } from '../repositories/documents.repository.js';
+import type { Page, ProjectScope } from '../repositories/project-scope.js';
+
+/** Linear document versioning per (project, type). */
+export class DocumentsService {
+  private readonly documents: DocumentsRepository;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.documents = new DocumentsRepository(db);
+  }
+
+  /** Appends version previous+1 atomically (the repository serialises writers per type). */
+  append(scope: ProjectScope, documentType: DocumentType, input: { content: string; metadata?: Record<string, unknown> | undefined }) {
+    return this.db.transaction().execute((tx) =>
+      new DocumentsRepository(tx).append(scope, {
+        projectId: scope.projectId,
+        documentType,
+        content: input.content,
+        metadata: input.metadata ?? {},
+        createdBy: scope.userId,
+      }),
+    );
+  }
+
+  latest(scope: ProjectScope) {
+    return this.documents.latestPerType(scope);
+  }
+
+  list(scope: ProjectScope, documentType: DocumentType, page: Page) {
+    return this.documents.listVersions(scope, documentType, page);
+  }
+
+  async get(scope: ProjectScope, documentType: DocumentType, version: number | 'latest') {
+    const found = await this.documents.getVersion(scope, documentType, version);
+    if (!found) throw new NotFoundError(`Document ${documentType} version ${version} not found`);
+    return found;
+  }
+}

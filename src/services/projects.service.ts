@@ -1,0 +1,82 @@
+import type { Kysely } from 'kysely';
+import type { Database, ProjectRole, ProjectStatus } from '../db/types.js';
+import { ConflictError, NotFoundError } from '../lib/errors.js';
+import { MembersRepository } from '../repositories/members.repository.js';
+import type { Page, ProjectScope } from '../repositories/project-scope.js';
+import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
+import { UsersRepository } from '../repositories/users.repository.js';
+
+/** Projects and their members: the business rules (REQ-008). */
+export class ProjectsService {
+  private readonly projects: ProjectsRepository;
+  private readonly members: MembersRepository;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.projects = new ProjectsRepository(db);
+    this.members = new MembersRepository(db);
+  }
+
+  /** The creator becomes owner in the same transaction as the project. */
+  create(userId: string, input: { name: string; language?: string | undefined }) {
+    return this.db
+      .transaction()
+      .execute((tx) =>
+        new ProjectsRepository(tx).createWithOwner({ name: input.name.trim(), language: input.language ?? 'en', createdBy: userId }),
+      );
+  }
+
+  list(userId: string, page: Page, status?: ProjectStatus) {
+    return this.projects.listForUser(userId, page, status);
+  }
+
+  async get(scope: ProjectScope) {
+    const project = await this.projects.get(scope);
+    if (!project) throw new NotFoundError(`Project ${scope.projectId} not found`);
+    return project;
+  }
+
+  async update(scope: ProjectScope, changes: ProjectChanges) {
+    const project = await this.projects.update(scope, { ...changes, ...(changes.name ? { name: changes.name.trim() } : {}) });
+    if (!project) throw new NotFoundError(`Project ${scope.projectId} not found`);
+    return project;
+  }
+
+  async delete(scope: ProjectScope): Promise<void> {
+    if (!(await this.projects.softDelete(scope))) throw new NotFoundError(`Project ${scope.projectId} not found`);
+  }
+
+  listMembers(scope: ProjectScope) {
+    return this.members.list(scope);
+  }
+
+  /** Adds a member or changes a role; the last owner cannot be demoted (409). */
+  async setMember(scope: ProjectScope, userId: string, role: ProjectRole) {
+    return this.db.transaction().execute(async (tx) => {
+      if (!(await new UsersRepository(tx).findById(userId))) throw new NotFoundError(`User ${userId} not found`);
+      const members = new MembersRepository(tx);
+      const roles = await members.lockRoles(scope);
+      if (roles.get(userId) === 'owner' && role !== 'owner') assertAnotherOwner(roles, userId);
+      await members.upsert(scope, userId, role);
+      const member = await members.find(scope, userId);
+      if (!member) throw new NotFoundError(`User ${userId} is not a member`);
+      return member;
+    });
+  }
+
+  /** Removes a member; the last owner cannot be removed (409). */
+  async removeMember(scope: ProjectScope, userId: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      const members = new MembersRepository(tx);
+      const roles = await members.lockRoles(scope);
+      const role = roles.get(userId);
+      if (role === undefined) throw new NotFoundError(`User ${userId} is not a member of this project`);
+      if (role === 'owner') assertAnotherOwner(roles, userId);
+      await members.remove(scope, userId);
+    });
+  }
+}
+
+function assertAnotherOwner(roles: Map<string, ProjectRole>, leaving: string): void {
+  const others = [...roles].filter(([id, r]) => r === 'owner' && id !== leaving);
+  if (others.length === 0) throw new ConflictError('The last owner of a project cannot be removed or demoted');
+}
