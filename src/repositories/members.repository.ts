@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+
 import type { ProjectRole } from '../db/types.js';
 import type { ProjectScope } from './project-scope.js';
 import { ScopedRepository } from './scoped.repository.js';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { NewProject, Project, ProjectRole, ProjectStatus } from '../db/types.js';
 import type { Page, PageResult, ProjectScope } from './project-scope.js';
-import { type Db, ScopedRepository } from './scoped.repository.js';
+import { ScopedRepository } from './scoped.repository.js';
 
 export type ProjectWithRole = Project & { role: ProjectRole };
 
