@@ -1,4 +1,3 @@
-
 import type { ProjectRole } from '../db/types.js';
 import type { ProjectScope } from './project-scope.js';
 import { ScopedRepository } from './scoped.repository.js';
