@@ -26,13 +26,14 @@ interface OpenApiDoc {
 }
 
 /** Every operation of the app's own OpenAPI document (generated from its route table). */
-export function routesOf(doc: OpenApiDoc): RouteEntry[] {
+export function routesOf(doc: unknown): RouteEntry[] {
   const out: RouteEntry[] = [];
-  for (const [path, ops] of Object.entries(doc.paths)) {
+  const api = doc as OpenApiDoc;
+  for (const [path, ops] of Object.entries(api.paths)) {
     for (const [method, op] of Object.entries(ops)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
       let schema = op.requestBody?.content?.['application/json']?.schema;
-      if (schema?.$ref) schema = doc.components?.schemas?.[schema.$ref.split('/').pop() ?? ''];
+      if (schema?.$ref) schema = api.components?.schemas?.[schema.$ref.split('/').pop() ?? ''];
       out.push({ method: method.toUpperCase(), path, bodySchema: schema });
     }
   }
