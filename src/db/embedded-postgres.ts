@@ -18,6 +18,8 @@ export interface EmbeddedPostgresOptions {
   /** Cluster directory; created and initialised on first use, reused afterwards. */
   readonly dataDir: string;
   readonly onLog?: (line: string) => void;
+  /** A fixed port (a restart that clients must find again); default: a free port. */
+  readonly port?: number;
   /** Extra `-c name=value` server settings (tests turn durability off). */
   readonly settings?: Readonly<Record<string, string>>;
 }
@@ -123,7 +125,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePort();
+    const port = attempt === 1 && options.port !== undefined ? options.port : await freePort();
     const pg = new EmbeddedPostgres({
       databaseDir: clusterDir,
       port,

@@ -32,12 +32,14 @@ export interface StartOptions {
   readonly logLevel?: LogLevel;
   /** Extra routes for this test's instance only (never in the production route table). */
   readonly extend?: (app: App) => void | Promise<void>;
+  /** Start-up connection backoff (REL-002); short by default so failing tests fail fast. */
+  readonly startupBackoffMs?: number;
 }
 
 export async function startApp(env: Env, opts: StartOptions = {}): Promise<RunningApp> {
   const config = configFrom({ NODE_ENV: 'test', LOG_LEVEL: opts.logLevel ?? 'info', DATA_DIR: testDataDir(), ...env });
   const capture = captureLogs(config.logLevel);
-  const app = await buildApp(config, { logger: capture.logger, startupBackoffMs: 20 });
+  const app = await buildApp(config, { logger: capture.logger, startupBackoffMs: opts.startupBackoffMs ?? 20 });
   await opts.extend?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;

@@ -1,0 +1,84 @@
+import { type Kysely, sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateDown, migrateToLatest } from '../../../src/db/migrator.js';
+import type { Database } from '../../../src/db/types.js';
+import { createEmptyDatabase, type TestDatabase } from '../../helpers/database.js';
+import { testKysely } from '../../helpers/kysely.js';
+
+let tdb: TestDatabase;
+let db: Kysely<Database>;
+
+beforeAll(async () => {
+  tdb = await createEmptyDatabase();
+  db = testKysely(tdb.url);
+});
+
+afterAll(async () => {
+  await db?.destroy();
+  await tdb?.drop();
+});
+
+async function tables(): Promise<string[]> {
+  const { rows } = await sql<{
+    name: string;
+  }>`select table_name as name from information_schema.tables where table_schema = 'public' and table_name not like 'schema_migrations%' order by 1`.execute(
+    db,
+  );
+  return rows.map((r) => r.name);
+}
+
+describe('migrations', () => {
+  it('go up from empty, down to empty, and up again', async () => {
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema']);
+    expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([]);
+    expect(await migrateDown(db as Kysely<unknown>, true)).toEqual(['Down 0001_initial_schema']);
+    expect(await tables()).toEqual([]);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema']);
+  });
+
+  it('are applied once when two runners start at the same time (advisory lock)', async () => {
+    await migrateDown(db as Kysely<unknown>, true);
+    const other = testKysely(tdb.url);
+    try {
+      const [a, b] = await Promise.all([migrateToLatest(db as Kysely<unknown>), migrateToLatest(other as Kysely<unknown>)]);
+      expect([...a, ...b]).toEqual(['Up 0001_initial_schema']);
+    } finally {
+      await other.destroy();
+    }
+  });
+
+  it('leave constraints that refuse invalid rows', async () => {
+    const user = await db.insertInto('users').values({ email: 'c@example.com', name: 'C' }).returning('id').executeTakeFirstOrThrow();
+    await expect(
+      sql`insert into projects (name, status, created_by) values ('x', 'finished', ${user.id})`.execute(db),
+    ).rejects.toMatchObject({ code: '23514' });
+    await expect(sql`insert into projects (name, current_step, created_by) values ('x', 5, ${user.id})`.execute(db)).rejects.toMatchObject({
+      code: '23514',
+    });
+    await expect(sql`insert into projects (name, language, created_by) values ('x', 'EN', ${user.id})`.execute(db)).rejects.toMatchObject({
+      code: '23514',
+    });
+    const project = await db.insertInto('projects').values({ name: 'ok', createdBy: user.id }).returning('id').executeTakeFirstOrThrow();
+    await expect(
+      sql`insert into project_members (project_id, user_id, role) values (${project.id}, ${user.id}, 'admin')`.execute(db),
+    ).rejects.toMatchObject({ code: '23514' });
+    const version = { projectId: project.id, documentType: 'about' as const, version: 1, content: 'x', createdBy: user.id };
+    await db.insertInto('documentVersions').values(version).execute();
+    await expect(db.insertInto('documentVersions').values(version).execute()).rejects.toMatchObject({ code: '23505' });
+    await expect(
+      sql`insert into operations (project_id, kind, status, created_by) values (${project.id}, 'run', 'paused', ${user.id})`.execute(db),
+    ).rejects.toMatchObject({
+      code: '23514',
+    });
+    await expect(db.insertInto('users').values({ email: 'C@EXAMPLE.COM', name: 'dup' }).execute()).rejects.toMatchObject({ code: '23505' });
+  });
+
+  it('maintain updated_at and generate UUID v7 ids in the database', async () => {
+    const u = await db.insertInto('users').values({ email: 'ts@example.com', name: 'T' }).returningAll().executeTakeFirstOrThrow();
+    expect(u.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+    await sql`select pg_sleep(0.01)`.execute(db);
+    const updated = await db.updateTable('users').set({ name: 'T2' }).where('id', '=', u.id).returningAll().executeTakeFirstOrThrow();
+    expect(updated.updatedAt.getTime()).toBeGreaterThan(u.updatedAt.getTime());
+  });
+});
