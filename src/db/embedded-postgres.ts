@@ -53,23 +53,42 @@ async function clusterPassword(secretFile: string): Promise<string> {
   return password;
 }
 
-/**
- * A PostgreSQL left running by a parent that was SIGKILLed keeps the port and
- * postmaster.pid, and the next start fails on the lock. Stop it if it is ours.
- */
-async function reclaimOrphan(clusterDir: string): Promise<void> {
+interface RunningCluster {
+  readonly pid: number;
+  readonly port: number;
+  /** Its parent (the process that started it) is still alive: another app or CLI owns it. */
+  readonly owned: boolean;
+}
+
+/** The server recorded in postmaster.pid, if that process is alive and is our cluster's. */
+async function runningCluster(clusterDir: string): Promise<RunningCluster | undefined> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  let cmdline = '';
+  if (!existsSync(pidFile)) return undefined;
+  const lines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let cmdline: string;
+  let stat: string;
   try {
     cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return; // a stale pid file of a dead process: PostgreSQL recovers it by itself
+    return undefined; // a stale pid file of a dead process: PostgreSQL recovers it by itself
   }
-  if (!cmdline.includes('postgres') || !cmdline.includes(clusterDir)) return;
-  process.kill(pid, 'SIGINT');
+  if (!cmdline.includes('postgres') || !cmdline.includes(clusterDir)) return undefined;
+  const ppid = Number.parseInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '', 10);
+  const owned = ppid > 1 && existsSync(`/proc/${ppid}`);
+  return { pid, port, owned };
+}
+
+/**
+ * A PostgreSQL left running by a parent that was SIGKILLed keeps the port and
+ * postmaster.pid, and the next start fails on the lock (FACTS.md): stop the orphan.
+ */
+async function reclaimOrphan(clusterDir: string, cluster: RunningCluster): Promise<void> {
+  process.kill(cluster.pid, 'SIGINT');
+  const pidFile = path.join(clusterDir, 'postmaster.pid');
   for (let i = 0; i < 100 && existsSync(pidFile); i++) await sleep(50);
 }
 
@@ -112,7 +131,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   await prepareDirectories(root, clusterDir);
   const password = await clusterPassword(path.join(root, 'postgres.secret'));
-  await reclaimOrphan(clusterDir);
+  const url =
+    (port: number) =>
+    (database = 'postgres') =>
+      `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+
+  const running = await runningCluster(clusterDir);
+  if (running?.owned) {
+    // Another process of ours (a running server, `npm run token`) has it up: share it and
+    // leave stopping it to its owner.
+    return { port: running.port, url: url(running.port), stop: async () => undefined };
+  }
+  if (running) await reclaimOrphan(clusterDir, running);
   const initialised = existsSync(path.join(clusterDir, 'PG_VERSION'));
 
   const flags = [

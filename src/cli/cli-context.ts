@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import dotenv from 'dotenv';
+import type { Kysely } from 'kysely';
+import { type Config, loadConfig } from '../config.js';
+import { createDatabase, type DatabaseHandle } from '../db/database.js';
+import { startEmbeddedPostgres } from '../db/embedded-postgres.js';
+import type { Database } from '../db/types.js';
+import { createLogger } from '../lib/logger.js';
+
+/** Config and a database for the command-line tools; problems end the process with code 1. */
+export async function openCli(opts: {
+  allowEmbedded: boolean;
+}): Promise<{ config: Config; db: Kysely<Database>; close: () => Promise<void> }> {
+  dotenv.config({ quiet: true });
+  const result = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
+  if (!result.ok) {
+    for (const problem of result.problems) console.error(`invalid configuration: ${problem}`);
+    process.exit(1);
+  }
+  const config = result.config;
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  let url = config.databaseUrl;
+  let stopEmbedded: () => Promise<void> = async () => undefined;
+  if (url === undefined) {
+    if (!opts.allowEmbedded) {
+      console.error('DATABASE_URL: required for this command');
+      process.exit(1);
+    }
+    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    url = embedded.url();
+    stopEmbedded = embedded.stop;
+  }
+  const handle: DatabaseHandle = createDatabase({
+    url,
+    poolMin: 0,
+    poolMax: 2,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    logger,
+  });
+  return {
+    config,
+    db: handle.db,
+    close: async () => {
+      await handle.close();
+      await stopEmbedded();
+    },
+  };
+}
