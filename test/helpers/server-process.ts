@@ -24,8 +24,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** The real entry point (`src/server.ts`) in a child process, with only the given environment. */
-export function spawnServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+export function spawnServer(env: Record<string, string>, entry = 'src/server.ts', args: string[] = []): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

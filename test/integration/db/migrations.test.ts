@@ -28,6 +28,11 @@ async function tables(): Promise<string[]> {
 }
 
 describe('migrations', () => {
+  it('run on PostgreSQL 18 (the version the product requires)', async () => {
+    const { rows } = await sql<{ version: string }>`select version()`.execute(db);
+    expect(rows[0]?.version).toMatch(/^PostgreSQL 18\./);
+  });
+
   it('go up from empty, down to empty, and up again', async () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema']);
     expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);

@@ -41,17 +41,15 @@ afterAll(async () => {
 describe('project-scoped repositories (REQUIREMENTS scenario 6)', () => {
   const docs = () => new DocumentsRepository(db);
   const write = (scope: ProjectScope, content: string) =>
-    db
-      .transaction()
-      .execute((tx) =>
-        new DocumentsRepository(tx).append(scope, {
-          projectId: scope.projectId,
-          documentType: 'about',
-          content,
-          metadata: {},
-          createdBy: scope.userId,
-        }),
-      );
+    db.transaction().execute((tx) =>
+      new DocumentsRepository(tx).append(scope, {
+        projectId: scope.projectId,
+        documentType: 'about',
+        content,
+        metadata: {},
+        createdBy: scope.userId,
+      }),
+    );
 
   beforeEach(async () => {
     await db.deleteFrom('documentVersions').execute();
@@ -96,17 +94,15 @@ describe('project-scoped repositories (REQUIREMENTS scenario 6)', () => {
   it('creating an entity of another project than the scope is refused before any SQL', async () => {
     const before = await snapshot(tdb.url);
     await expect(
-      db
-        .transaction()
-        .execute((tx) =>
-          new DocumentsRepository(tx).append(scopeB, {
-            projectId: scopeA.projectId,
-            documentType: 'about',
-            content: 'x',
-            metadata: {},
-            createdBy: userB,
-          }),
-        ),
+      db.transaction().execute((tx) =>
+        new DocumentsRepository(tx).append(scopeB, {
+          projectId: scopeA.projectId,
+          documentType: 'about',
+          content: 'x',
+          metadata: {},
+          createdBy: userB,
+        }),
+      ),
     ).rejects.toMatchObject({ code: 'forbidden' });
     expect(await snapshot(tdb.url)).toEqual(before);
   });
