@@ -15,10 +15,13 @@ import requestLog from './plugins/http/request-log.js';
 import securityHeaders from './plugins/http/security-headers.js';
 import health from './plugins/infra/health.js';
 import postgres from './plugins/infra/postgres.js';
+import redis from './plugins/infra/redis.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
+import operationRoutes from './routes/api/v1/operations/index.js';
 import projectRoutes from './routes/api/v1/projects/index.js';
+import sseHub from './streaming/sse-hub.js';
 import './types/route-config.js';
 import { APP_VERSION } from './version.js';
 
@@ -67,6 +70,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   // Infrastructure, each plugin owning one dependency and its health check.
   await app.register(health, { config });
+  await app.register(redis, { config });
+  await app.register(sseHub, { config });
   await app.register(postgres, {
     config,
     ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),
@@ -83,6 +88,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(authRoutes, { prefix: '/api/v1', devLogin: config.nodeEnv !== 'production' });
   await app.register(projectRoutes, { prefix: '/api/v1' });
   await app.register(documentRoutes, { prefix: '/api/v1' });
+  await app.register(operationRoutes, { prefix: '/api/v1' });
 
   return app as unknown as App;
 }

@@ -1,0 +1,71 @@
+import { Type } from 'typebox';
+import { EVENT_TYPE_PATTERN } from '../../../../streaming/sse-format.js';
+import { Timestamp, Uuid } from '../shared-schemas.js';
+
+const Status = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('running'),
+  Type.Literal('completed'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
+
+export const OperationCreate = Type.Object(
+  {
+    kind: Type.String({ pattern: '^[a-z][a-z0-9_.-]{0,99}$', description: 'e.g. agent_run, export' }),
+    input: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { $id: 'OperationCreate', additionalProperties: false, examples: [{ kind: 'agent_run', input: { step: 1 } }] },
+);
+
+export const OperationPublic = Type.Object(
+  {
+    id: Uuid,
+    project_id: Uuid,
+    kind: Type.String(),
+    status: Status,
+    input: Type.Record(Type.String(), Type.Unknown()),
+    error: Type.Union([Type.String(), Type.Null()]),
+    created_by: Uuid,
+    created_at: Timestamp,
+    started_at: Type.Union([Timestamp, Type.Null()]),
+    completed_at: Type.Union([Timestamp, Type.Null()]),
+  },
+  { $id: 'OperationPublic' },
+);
+
+export const EventCreate = Type.Object(
+  {
+    type: Type.String({ pattern: EVENT_TYPE_PATTERN, description: 'The SSE event name, e.g. progress' }),
+    data: Type.Optional(Type.Unknown()),
+    status: Type.Optional(
+      Type.Union([Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')], {
+        description: 'completed, failed or cancelled end the operation and its streams',
+      }),
+    ),
+  },
+  { $id: 'EventCreate', additionalProperties: false, examples: [{ type: 'progress', data: { percent: 40 }, status: 'running' }] },
+);
+
+export const EventPublic = Type.Object(
+  {
+    id: Type.Integer({ description: 'Sequence number within the operation; the SSE id' }),
+    operation_id: Uuid,
+    type: Type.String(),
+    data: Type.Unknown(),
+    status: Type.Union([Status, Type.Null()]),
+    created_at: Timestamp,
+  },
+  { $id: 'EventPublic' },
+);
+
+export const OperationParams = Type.Object({ project_id: Uuid, operation_id: Uuid });
+
+export const StreamQuery = Type.Object({
+  last_event_id: Type.Optional(Type.Integer({ minimum: 0 })),
+  access_token: Type.Optional(Type.String({ description: 'For browser EventSource only; prefer the Authorization header' })),
+});
+
+export const StreamHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+});
