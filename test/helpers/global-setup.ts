@@ -6,11 +6,14 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { startRedisServer } from './redis-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     pgTemplate: string;
+    /** REDIS_URL when given, else a redis-server started for this run. */
+    redisUrl: string;
   }
 }
 
@@ -47,7 +50,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('pgAdminUrl', server.url());
   project.provide('pgTemplate', TEMPLATE_DB);
 
+  const redis = process.env.REDIS_URL ? undefined : await startRedisServer();
+  project.provide('redisUrl', process.env.REDIS_URL ?? redis?.url ?? '');
+
   return async () => {
+    await redis?.stop();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   };

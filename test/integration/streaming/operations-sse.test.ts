@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { type RunningApp, startApp } from '../../helpers/build-app.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { addMember, createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
+import { openStream } from '../../helpers/sse-client.js';
+
+let db: TestDatabase;
+let server: RunningApp;
+let owner: TestUser;
+let project: TestProject;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startApp({ DATABASE_URL: db.url, REDIS_URL: inject('redisUrl'), SSE_KEEPALIVE_SECONDS: '1' });
+  owner = await createUser(server, 'Owner');
+  project = await createProject(server, owner, 'Streams');
+});
+
+afterAll(async () => {
+  await server?.close();
+  await db?.drop();
+});
+
+async function createOperation(): Promise<string> {
+  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'agent_run', input: { step: 1 } }));
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+const eventsPath = (op: string) => `/api/v1/projects/${project.id}/operations/${op}/events`;
+
+async function publish(op: string, body: Record<string, unknown>, user: TestUser = owner): Promise<Response> {
+  return server.request(eventsPath(op), json(user, body));
+}
+
+const key = (op: string) => ({ projectId: project.id, operationId: op });
+
+async function until(check: () => boolean, timeoutMs = 2_000): Promise<number> {
+  const t0 = performance.now();
+  while (!check()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return performance.now() - t0;
+}
+
+describe('operations', () => {
+  it('POST creates a pending operation; GET returns it; a terminal status ends it', async () => {
+    const op = await createOperation();
+    const get = await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth });
+    expect(await get.json()).toMatchObject({ id: op, kind: 'agent_run', status: 'pending', input: { step: 1 }, started_at: null });
+    expect((await publish(op, { type: 'progress', status: 'running' })).status).toBe(202);
+    const done = await publish(op, { type: 'done', status: 'completed', data: { ok: true } });
+    expect(done.status).toBe(202);
+    expect(await done.json()).toMatchObject({ id: 2, type: 'done', status: 'completed', data: { ok: true } });
+    const after = (await (await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth })).json()) as Record<string, unknown>;
+    expect(after).toMatchObject({ status: 'completed' });
+    expect(after.started_at).not.toBeNull();
+    expect(after.completed_at).not.toBeNull();
+    expect((await publish(op, { type: 'late' })).status).toBe(409);
+  });
+
+  it('a viewer can follow but not publish', async () => {
+    const viewer = await createUser(server, 'Viewer');
+    await addMember(server, owner, project.id, viewer, 'viewer');
+    const op = await createOperation();
+    expect((await publish(op, { type: 'x' }, viewer)).status).toBe(403);
+    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, viewer.auth);
+    expect(stream.status).toBe(200);
+    stream.close();
+  });
+
+  it.each([
+    ['a type with a space', { type: 'two words' }],
+    ['a type with a newline', { type: 'a\nb' }],
+    ['an unknown status', { type: 'x', status: 'paused' }],
+    ['status pending', { type: 'x', status: 'pending' }],
+    ['an unknown field', { type: 'x', extra: 1 }],
+  ])('publishing %s is 422', async (_what, body) => {
+    const op = await createOperation();
+    expect((await publish(op, body)).status).toBe(422);
+  });
+
+  it('an unknown operation is 404 for status, publish and stream', async () => {
+    const missing = '01a21596-0000-7000-8000-000000000000';
+    expect((await server.request(`/api/v1/projects/${project.id}/operations/${missing}`, { headers: owner.auth })).status).toBe(404);
+    expect((await publish(missing, { type: 'x' })).status).toBe(404);
+    expect((await server.request(eventsPath(missing), { headers: owner.auth })).status).toBe(404);
+  });
+});
+
+describe('the event stream (REQ-006)', () => {
+  it('is text/event-stream with no caching and no proxy buffering, the chain headers, and a retry hint', async () => {
+    const op = await createOperation();
+    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'x-correlation-id': 'sse-1' });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(stream.headers.get('cache-control')).toBe('no-cache, no-transform');
+    expect(stream.headers.get('x-accel-buffering')).toBe('no');
+    expect(stream.headers.get('x-correlation-id')).toBe('sse-1');
+    expect(stream.headers.get('x-content-type-options')).toBe('nosniff');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stream.retries).toEqual([2000]);
+    stream.close();
+  });
+
+  it('delivers published events within 100 ms (median of 20), stays open, and sends keepalives (scenario 5)', async () => {
+    const op = await createOperation();
+    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    const latencies: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      const sent = performance.now();
+      await publish(op, { type: 'progress', data: { i } });
+      await stream.waitFor((events) => events.length >= i);
+      latencies.push((stream.events[i - 1]?.at ?? Number.POSITIVE_INFINITY) - sent);
+    }
+    latencies.sort((a, b) => a - b);
+    expect(latencies[10]).toBeLessThan(100);
+    expect(stream.events.map((e) => e.id)).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    expect(stream.events[0]?.event).toBe('progress');
+    expect(JSON.parse(stream.events[0]?.data ?? '{}')).toMatchObject({ id: 1, type: 'progress', data: { i: 1 }, operation_id: op });
+    // Silence: keepalive comments arrive (SSE_KEEPALIVE_SECONDS=1) and the stream stays open.
+    const before = stream.comments.length;
+    await new Promise((r) => setTimeout(r, 2_300));
+    expect(stream.comments.length - before).toBeGreaterThanOrEqual(2);
+    expect(stream.comments.every((c) => c.trim() === 'keepalive')).toBe(true);
+    await publish(op, { type: 'progress', data: { i: 21 } });
+    await stream.waitFor((events) => events.length === 21);
+    stream.close();
+  });
+
+  it('ends after the event with a terminal status', async () => {
+    const op = await createOperation();
+    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    await publish(op, { type: 'progress' });
+    await publish(op, { type: 'failed', status: 'failed', data: { error: 'model timeout' } });
+    await stream.ended;
+    expect(stream.events.map((e) => e.event)).toEqual(['progress', 'failed']);
+    const row = (await (await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth })).json()) as { error: string };
+    expect(row.error).toBe('model timeout');
+  });
+
+  it('for an operation that already ended, replays its history and closes', async () => {
+    const op = await createOperation();
+    await publish(op, { type: 'a' });
+    await publish(op, { type: 'b', status: 'completed' });
+    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    await stream.ended;
+    expect(stream.events.map((e) => e.event)).toEqual(['a', 'b']);
+  });
+
+  it('resumes after Last-Event-ID: events 6..20 exactly once, in order, including those published while away', async () => {
+    const op = await createOperation();
+    const first = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    for (let i = 1; i <= 5; i++) await publish(op, { type: 'progress', data: { i } });
+    await first.waitFor((events) => events.length === 5);
+    first.close();
+    await first.ended;
+    for (let i = 6; i <= 12; i++) await publish(op, { type: 'progress', data: { i } });
+    const second = await openStream(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': first.events[4]?.id ?? '' });
+    // Published while the replay is being read: must come exactly once, after the replay.
+    const during = (async () => {
+      for (let i = 13; i <= 20; i++) await publish(op, { type: 'progress', data: { i } });
+    })();
+    await during;
+    await second.waitFor((events) => events.length >= 15);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(second.events.map((e) => Number(e.id))).toEqual(Array.from({ length: 15 }, (_, i) => i + 6));
+    expect(second.events.map((e) => (JSON.parse(e.data) as { data: { i: number } }).data.i)).toEqual(Array.from({ length: 15 }, (_, i) => i + 6));
+    second.close();
+  });
+
+  it('resumes with the last_event_id query too', async () => {
+    const op = await createOperation();
+    for (let i = 1; i <= 3; i++) await publish(op, { type: 'progress', data: { i } });
+    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}?last_event_id=2`, owner.auth);
+    await stream.waitFor((events) => events.length === 1);
+    expect(stream.events[0]?.id).toBe('3');
+    stream.close();
+  });
+
+  it('when a malformed Last-Event-ID is sent, answers 422', async () => {
+    const op = await createOperation();
+    const res = await server.request(eventsPath(op), { headers: { ...owner.auth, 'last-event-id': 'abc' } });
+    expect(res.status).toBe(422);
+  });
+
+  it('when the client goes away, its subscription is released within 1 s', async () => {
+    const op = await createOperation();
+    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    await until(() => server.app.eventBus.subscriberCount(key(op)) === 1);
+    expect(server.app.streams.size).toBeGreaterThanOrEqual(1);
+    stream.close();
+    const took = await until(() => server.app.eventBus.subscriberCount(key(op)) === 0);
+    expect(took).toBeLessThan(1000);
+  });
+
+  it('accepts the token as an access_token query on this route only, and never logs it', async () => {
+    const op = await createOperation();
+    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}?access_token=${owner.token}`, { 'x-correlation-id': 'qtoken-1' });
+    expect(stream.status).toBe(200);
+    stream.close();
+    await stream.ended;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.rawLogs.join('\n')).not.toContain(owner.token);
+    const forged = await server.request(`${eventsPath(op)}?access_token=not-a-token`);
+    expect(forged.status).toBe(401);
+  });
+});

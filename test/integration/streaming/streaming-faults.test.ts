@@ -1,0 +1,170 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningApp, startApp } from '../../helpers/build-app.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
+import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
+import { openStream } from '../../helpers/sse-client.js';
+
+let db: TestDatabase;
+let redis: RedisServer;
+let a: RunningApp;
+let b: RunningApp;
+let owner: TestUser;
+let project: TestProject;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // This file's own Redis, so it can be stopped and started again.
+  redis = await startRedisServer();
+  const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, SSE_REPLAY_EVENTS: '10', SSE_MAX_BUFFER_BYTES: '65536' };
+  a = await startApp(env);
+  b = await startApp(env);
+  owner = await createUser(a, 'Owner');
+  project = await createProject(a, owner, 'Faults');
+});
+
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await redis?.stop();
+  await db?.drop();
+});
+
+const eventsPath = (op: string) => `/api/v1/projects/${project.id}/operations/${op}/events`;
+
+async function createOperation(server: RunningApp = a): Promise<string> {
+  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'export' }));
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const t0 = performance.now();
+  while (!(await check())) {
+    if (performance.now() - t0 > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('several instances on one Redis', () => {
+  it('an event published through instance A reaches a stream open on instance B', async () => {
+    const op = await createOperation(a);
+    const stream = await openStream(`${b.baseUrl}${eventsPath(op)}`, owner.auth);
+    const res = await a.request(eventsPath(op), json(owner, { type: 'progress', data: { from: 'A' } }));
+    expect(res.status).toBe(202);
+    await stream.waitFor((events) => events.length === 1);
+    expect(JSON.parse(stream.events[0]?.data ?? '{}')).toMatchObject({ data: { from: 'A' } });
+    stream.close();
+  });
+});
+
+describe('resume beyond the retained history', () => {
+  it('sends reset with the oldest retained id first, then the retained events', async () => {
+    const op = await createOperation();
+    for (let i = 1; i <= 15; i++) await a.request(eventsPath(op), json(owner, { type: 'progress', data: { i } }));
+    const stream = await openStream(`${a.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '2' });
+    await stream.waitFor((events) => events.length === 11);
+    expect(stream.events[0]).toMatchObject({ event: 'reset', id: undefined });
+    expect(JSON.parse(stream.events[0]?.data ?? '{}')).toEqual({ oldest_id: '6' });
+    expect(stream.events.slice(1).map((e) => Number(e.id))).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    stream.close();
+  });
+
+  it('sends no reset when the requested id is just before the oldest retained one', async () => {
+    const op = await createOperation();
+    for (let i = 1; i <= 12; i++) await a.request(eventsPath(op), json(owner, { type: 'progress' }));
+    const stream = await openStream(`${a.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '2' });
+    await stream.waitFor((events) => events.length === 10);
+    expect(stream.events.map((e) => e.event)).not.toContain('reset');
+    stream.close();
+  });
+});
+
+describe('slow clients (PERF-002)', () => {
+  it('a client that never reads is disconnected once its buffer passes the cap; others keep their stream', async () => {
+    const op = await createOperation();
+    const healthy = await openStream(`${a.baseUrl}${eventsPath(op)}`, owner.auth);
+    const port = Number(new URL(a.baseUrl).port);
+    const socket = connect(port, '127.0.0.1');
+    let closedByServer = false;
+    socket.on('close', () => {
+      closedByServer = true;
+    });
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(`GET ${eventsPath(op)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${owner.token}\r\n\r\n`);
+    socket.pause(); // never reads: the kernel buffers fill, then the server's queue grows
+    await until(() => a.app.eventBus.subscriberCount({ projectId: project.id, operationId: op }) === 2);
+    const heapBefore = process.memoryUsage().heapUsed;
+    const chunk = 'x'.repeat(60_000);
+    let sent = 0;
+    while (!closedByServer && sent < 600) {
+      const res = await a.request(eventsPath(op), json(owner, { type: 'chunk', data: chunk }));
+      expect(res.status).toBe(202);
+      sent++;
+      if (sent % 20 === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    await until(() => a.logs.some((l) => l.msg === 'event stream closed' && l.reason === 'slow_client'));
+    await until(() => a.app.eventBus.subscriberCount({ projectId: project.id, operationId: op }) === 1);
+    // The server held at most the cap (plus what the kernel took) for the stalled client.
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 * 1024 * 1024);
+    await healthy.waitFor((events) => events.length === sent);
+    healthy.close();
+    socket.destroy();
+  }, 60_000);
+});
+
+describe('Redis outage (REL-001)', () => {
+  it('open streams end, other routes still serve, publishing and new streams are 503; all recover when Redis returns', async () => {
+    const op = await createOperation();
+    const stream = await openStream(`${a.baseUrl}${eventsPath(op)}`, owner.auth);
+    await until(() => a.app.streams.size >= 1);
+    await redis.stop();
+    try {
+      await stream.ended;
+      expect((await a.request(`/api/v1/projects/${project.id}`, { headers: owner.auth })).status).toBe(200);
+      for (let i = 0; i < 3; i++) {
+        const pub = await a.request(eventsPath(op), json(owner, { type: 'progress' }));
+        expect(pub.status).toBe(503);
+        expect(await pub.json()).toMatchObject({ error: 'service_unavailable', details: { service: 'redis' } });
+      }
+      const newStream = await a.request(eventsPath(op), { headers: owner.auth });
+      expect(newStream.status).toBe(503);
+      const ready = await a.request('/api/v1/health/ready');
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { components: Array<{ name: string; status: string }> };
+      expect(body.components.find((c) => c.name === 'redis')?.status).toBe('unhealthy');
+      // Reconnect attempts fail several times a second; the log gets one line a minute.
+      const warnings = () => a.logs.filter((l) => l.level === 'warn' && l.msg === 'redis connection problem' && l.role === 'commands');
+      await until(() => warnings().length >= 1);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(warnings().length).toBe(1);
+    } finally {
+      await redis.start();
+    }
+    await until(async () => (await a.request('/api/v1/health/ready')).status === 200, 10_000);
+    const again = await openStream(`${a.baseUrl}${eventsPath(op)}`, owner.auth);
+    expect(again.status).toBe(200);
+    expect((await a.request(eventsPath(op), json(owner, { type: 'progress', data: { back: true } }))).status).toBe(202);
+    await again.waitFor((events) => events.some((e) => e.data.includes('"back":true')));
+    again.close();
+  }, 30_000);
+});
+
+describe('shutdown', () => {
+  it('ends open streams so close() returns promptly', async () => {
+    const env = { DATABASE_URL: db.url, REDIS_URL: inject('redisUrl') };
+    const c = await startApp(env);
+    const user = await createUser(c, 'Closer');
+    const p = await createProject(c, user, 'Closing');
+    const res = await c.request(`/api/v1/projects/${p.id}/operations`, json(user, { kind: 'export' }));
+    const op = ((await res.json()) as { id: string }).id;
+    const stream = await openStream(`${c.baseUrl}/api/v1/projects/${p.id}/operations/${op}/events`, user.auth);
+    await until(() => c.app.streams.size === 1);
+    const t0 = performance.now();
+    await c.close();
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    await stream.ended;
+  });
+});
