@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { addMember, createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
@@ -54,7 +53,9 @@ describe('operations', () => {
     const done = await publish(op, { type: 'done', status: 'completed', data: { ok: true } });
     expect(done.status).toBe(202);
     expect(await done.json()).toMatchObject({ id: 2, type: 'done', status: 'completed', data: { ok: true } });
-    const after = (await (await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth })).json()) as Record<string, unknown>;
+    const after = (await (
+      await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth })
+    ).json()) as Record<string, unknown>;
     expect(after).toMatchObject({ status: 'completed' });
     expect(after.started_at).not.toBeNull();
     expect(after.completed_at).not.toBeNull();
@@ -137,7 +138,9 @@ describe('the event stream (REQ-006)', () => {
     await publish(op, { type: 'failed', status: 'failed', data: { error: 'model timeout' } });
     await stream.ended;
     expect(stream.events.map((e) => e.event)).toEqual(['progress', 'failed']);
-    const row = (await (await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth })).json()) as { error: string };
+    const row = (await (await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth })).json()) as {
+      error: string;
+    };
     expect(row.error).toBe('model timeout');
   });
 
@@ -167,7 +170,9 @@ describe('the event stream (REQ-006)', () => {
     await second.waitFor((events) => events.length >= 15);
     await new Promise((r) => setTimeout(r, 50));
     expect(second.events.map((e) => Number(e.id))).toEqual(Array.from({ length: 15 }, (_, i) => i + 6));
-    expect(second.events.map((e) => (JSON.parse(e.data) as { data: { i: number } }).data.i)).toEqual(Array.from({ length: 15 }, (_, i) => i + 6));
+    expect(second.events.map((e) => (JSON.parse(e.data) as { data: { i: number } }).data.i)).toEqual(
+      Array.from({ length: 15 }, (_, i) => i + 6),
+    );
     second.close();
   });
 
