@@ -64,20 +64,20 @@ describe('browser EventSource', () => {
     const stream = `${server.baseUrl}${eventsPath}?access_token=${owner.token}`;
     const tab = await browser.newPage();
     await tab.goto(`${pageOrigin}/?stream=${encodeURIComponent(stream)}`);
-    await tab.waitForFunction(() => (window as unknown as { opens: number }).opens === 1);
+    await tab.waitForFunction(() => (globalThis as unknown as { opens: number }).opens === 1);
 
     for (let i = 1; i <= 3; i++) await server.request(eventsPath, json(owner, { type: 'progress', data: i }));
-    await tab.waitForFunction(() => (window as unknown as { received: unknown[] }).received.length === 3);
+    await tab.waitForFunction(() => (globalThis as unknown as { received: unknown[] }).received.length === 3);
 
     // The server drops every stream (as on a deploy); events published meanwhile must not be lost.
     server.app.streams.closeAll('shutdown');
     for (let i = 4; i <= 6; i++) await server.request(eventsPath, json(owner, { type: 'progress', data: i }));
-    await tab.waitForFunction(() => (window as unknown as { received: unknown[] }).received.length >= 6, undefined, { timeout: 10_000 });
+    await tab.waitForFunction(() => (globalThis as unknown as { received: unknown[] }).received.length >= 6, undefined, { timeout: 10_000 });
 
-    const received = await tab.evaluate(() => (window as unknown as { received: Array<{ id: string; data: number }> }).received);
+    const received = await tab.evaluate(() => (globalThis as unknown as { received: Array<{ id: string; data: number }> }).received);
     expect(received.map((r) => r.data)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(received.map((r) => r.id)).toEqual(['1', '2', '3', '4', '5', '6']);
-    expect(await tab.evaluate(() => (window as unknown as { opens: number }).opens)).toBe(2);
+    expect(await tab.evaluate(() => (globalThis as unknown as { opens: number }).opens)).toBe(2);
     await tab.close();
   }, 30_000);
 });
