@@ -72,7 +72,9 @@ describe('browser EventSource', () => {
     // The server drops every stream (as on a deploy); events published meanwhile must not be lost.
     server.app.streams.closeAll('shutdown');
     for (let i = 4; i <= 6; i++) await server.request(eventsPath, json(owner, { type: 'progress', data: i }));
-    await tab.waitForFunction(() => (globalThis as unknown as { received: unknown[] }).received.length >= 6, undefined, { timeout: 10_000 });
+    await tab.waitForFunction(() => (globalThis as unknown as { received: unknown[] }).received.length >= 6, undefined, {
+      timeout: 10_000,
+    });
 
     const received = await tab.evaluate(() => (globalThis as unknown as { received: Array<{ id: string; data: number }> }).received);
     expect(received.map((r) => r.data)).toEqual([1, 2, 3, 4, 5, 6]);
