@@ -94,9 +94,10 @@ export class RedisEventBus implements EventBus {
       id: Number(id.split('-')[1]),
       ...(JSON.parse(fields[1] ?? '{}') as StoredPayload),
     });
-    const oldest = (results[0]?.[1] as Array<[string, string[]]>)[0];
+    type Entries = Array<[string, string[]]>;
+    const oldest = ((results[0]?.[1] ?? []) as Entries)[0];
     const oldestId = oldest ? Number(oldest[0].split('-')[1]) : undefined;
-    const events = (results[1]?.[1] as Array<[string, string[]]>).map(toEvent);
+    const events = ((results[1]?.[1] ?? []) as Entries).map(toEvent);
     return { events, reset: oldestId !== undefined && afterId + 1 < oldestId ? { oldest_id: String(oldestId) } : null };
   }
 
