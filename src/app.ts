@@ -15,7 +15,9 @@ import requestLog from './plugins/http/request-log.js';
 import securityHeaders from './plugins/http/security-headers.js';
 import health from './plugins/infra/health.js';
 import postgres from './plugins/infra/postgres.js';
+import qdrant from './plugins/infra/qdrant.js';
 import redis from './plugins/infra/redis.js';
+import telemetry from './plugins/infra/telemetry.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
@@ -76,6 +78,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     config,
     ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),
   });
+  await app.register(qdrant, { config });
+
+  await app.register(telemetry);
 
   // Authentication and project access come after CORS in the chain; they need the database.
   await app.register(auth, { config });

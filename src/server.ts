@@ -4,6 +4,7 @@ import dotenv from 'dotenv';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './lib/logger.js';
+import { shutdownTelemetry } from './telemetry/state.js';
 
 /**
  * Entry point (STYLE 1): config → app → listen; owns signals and exit codes. Nothing
@@ -41,6 +42,8 @@ closeWithGrace(
     if (err) logger.error({ err }, 'fatal error, shutting down');
     logger.info({ signal }, 'shutting down');
     await app.close();
+    // Spans still queued get one short chance to leave; a dead collector cannot hold us (REQ-001.5).
+    await shutdownTelemetry(Math.max(200, config.shutdownTimeoutMs - 3_000));
     logger.info('shutdown complete');
   },
 );

@@ -1,8 +1,10 @@
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { FastifyBaseLogger } from 'fastify';
 import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely';
 import pRetry from 'p-retry';
 import pg from 'pg';
 import { ServiceUnavailableError } from '../lib/errors.js';
+import { currentContext } from '../lib/request-context.js';
 import type { Database } from './types.js';
 
 /*
@@ -25,6 +27,23 @@ export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly pool: pg.Pool;
   readonly close: () => Promise<void>;
+}
+
+/**
+ * A trailing sqlcommenter comment (https://google.github.io/sqlcommenter/spec/) with the
+ * request's correlation id and trace context, so PostgreSQL's own logs and
+ * pg_stat_activity show which request a query belongs to (OBS-001). pg_stat_statements
+ * ignores comments when grouping, so this does not fragment its statistics.
+ */
+export function sqlComment(): string {
+  const parts: string[] = [];
+  const ctx = currentContext();
+  if (ctx) parts.push(`correlation_id='${encodeURIComponent(ctx.correlation_id)}'`);
+  const span = trace.getSpan(context.active())?.spanContext();
+  if (span && isSpanContextValid(span)) {
+    parts.push(`traceparent='${encodeURIComponent(`00-${span.traceId}-${span.spanId}-0${span.traceFlags & 1}`)}'`);
+  }
+  return parts.length === 0 ? '' : ` /*${parts.join(',')}*/`;
 }
 
 /** Errors that mean the server cannot be reached, as opposed to a bad query. */
@@ -50,13 +69,32 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
   // Without this listener an idle client's error (database restarted) crashes the process (FACTS.md).
   pool.on('error', (error) => options.logger.warn({ err: error }, 'idle database connection lost'));
 
+  // One wrapper per pooled client, so Kysely (which caches per client object) sees a stable identity.
+  const wrapped = new WeakMap<pg.PoolClient, pg.PoolClient>();
+  const withComment = (client: pg.PoolClient): pg.PoolClient => {
+    let w = wrapped.get(client);
+    if (!w) {
+      w = Object.create(client, {
+        query: {
+          value: (text: unknown, values?: unknown) =>
+            typeof text === 'string'
+              ? client.query(text + sqlComment(), values as unknown[])
+              : client.query(text as pg.QueryConfig, values as unknown[]),
+        },
+        release: { value: (err?: Error | boolean) => client.release(err) },
+      }) as pg.PoolClient;
+      wrapped.set(client, w);
+    }
+    return w;
+  };
+
   const attempts = options.connectAttempts ?? 3;
   const backoff = options.connectBackoffMs ?? 50;
   // Kysely only needs connect() and end(): borrowing goes through a retry with exponential
   // backoff (REL-002), then fails fast as 503 postgres instead of hanging the request.
   const retryingPool = {
     connect: () =>
-      pRetry(() => pool.connect(), {
+      pRetry(() => pool.connect().then(withComment), {
         retries: attempts - 1,
         minTimeout: backoff,
         factor: 2,

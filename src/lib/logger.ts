@@ -1,3 +1,4 @@
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevel } from '../config.js';
 import { currentContext } from './request-context.js';
@@ -18,9 +19,11 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
     base: undefined,
     mixin() {
       const ctx = currentContext();
-      if (ctx === undefined) return {};
-      // trace_id/span_id are reserved here; the telemetry preload fills them in when tracing is on.
-      return { correlation_id: ctx.correlation_id, project_id: ctx.project_id, user_id: ctx.user_id };
+      // With tracing on (the telemetry preload), lines written inside a span join it by id.
+      const span = trace.getSpan(context.active())?.spanContext();
+      const ids = span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
+      if (ctx === undefined) return ids;
+      return { correlation_id: ctx.correlation_id, project_id: ctx.project_id, user_id: ctx.user_id, ...ids };
     },
     redact: {
       paths: [

@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { OperationsRepository } from '../repositories/operations.repository.js';
 import type { ProjectScope } from '../repositories/project-scope.js';
 import { type EventBus, isTerminal, type OperationEvent } from '../streaming/events.js';
+import { eventsPublished } from '../telemetry/metrics.js';
 
 export interface PublishInput {
   readonly type: string;
@@ -47,10 +48,12 @@ export class OperationsService {
         const error = input.status === 'failed' ? errorText(input.data) : undefined;
         await operations.setStatus(scope, operationId, input.status, error);
       }
-      return this.bus.publish(
+      const event = await this.bus.publish(
         { projectId: scope.projectId, operationId },
         { type: input.type, data: input.data ?? null, status: input.status ?? null },
       );
+      eventsPublished.add(1);
+      return event;
     });
   }
 }

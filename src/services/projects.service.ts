@@ -5,13 +5,18 @@ import { MembersRepository } from '../repositories/members.repository.js';
 import type { Page, ProjectScope } from '../repositories/project-scope.js';
 import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
+import { type VectorsRepository, vectorScopeOf } from '../repositories/vectors.repository.js';
 
 /** Projects and their members: the business rules (REQ-008). */
 export class ProjectsService {
   private readonly projects: ProjectsRepository;
   private readonly members: MembersRepository;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Null or absent without a vector store (QDRANT_URL unset). */
+    private readonly vectors: Pick<VectorsRepository, 'purgeProject'> | null = null,
+  ) {
     this.projects = new ProjectsRepository(db);
     this.members = new MembersRepository(db);
   }
@@ -41,8 +46,14 @@ export class ProjectsService {
     return project;
   }
 
+  /**
+   * Soft delete, then the project's vectors. The row decides: once it is deleted the vectors are
+   * unreachable (no scope can be granted for it), so a Qdrant outage defers their removal
+   * (retried in the background, logged) instead of failing the deletion (issue 7).
+   */
   async delete(scope: ProjectScope): Promise<void> {
     if (!(await this.projects.softDelete(scope))) throw new NotFoundError(`Project ${scope.projectId} not found`);
+    await this.vectors?.purgeProject(vectorScopeOf(scope));
   }
 
   listMembers(scope: ProjectScope) {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { eventsDelivered } from '../telemetry/metrics.js';
 import type { OperationEvent } from './events.js';
 import { eventFrame, KEEPALIVE_FRAME, noticeFrame } from './sse-format.js';
 
@@ -36,6 +37,7 @@ export class SseConnection {
     if (this.closed || event.id <= this.lastId) return; // de-duplicate at the replay/live seam
     this.lastId = event.id;
     this.write(eventFrame(event));
+    eventsDelivered.add(1);
   }
 
   sendNotice(type: string, data: unknown): void {

@@ -23,9 +23,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The same preload the production command uses (`node --import <preload> <server>`). */
+export const TELEMETRY_PRELOAD = ['--import', './src/telemetry/preload.ts'];
+
 /** The real entry point (`src/server.ts`) in a child process, with only the given environment. */
-export function spawnServer(env: Record<string, string>, entry = 'src/server.ts', args: string[] = []): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+export function spawnServer(
+  env: Record<string, string>,
+  entry = 'src/server.ts',
+  args: string[] = [],
+  nodeFlags: string[] = [],
+): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeFlags, entry, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { loadSigningKeys, type SigningKeys } from '../../auth/keys.js';
@@ -60,6 +61,7 @@ const auth: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => 
     request.user = user;
     const ctx = currentContext();
     if (ctx) ctx.user_id = user.id;
+    trace.getActiveSpan()?.setAttribute('user_id', user.id);
   });
 };
 

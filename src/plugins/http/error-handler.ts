@@ -1,3 +1,4 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorBody } from '../../lib/error-body.js';
@@ -7,10 +8,16 @@ import { toAppError } from '../../lib/map-error.js';
 function send(request: FastifyRequest, reply: FastifyReply, thrown: unknown): FastifyReply {
   const error = toAppError(thrown);
   if (error.statusCode >= 500) {
-    // The stack and the original error go to the log only (REQ-009, scenario 7).
+    // The stack and the original error go to the log and the trace only (REQ-009, scenario 7).
     request.log.error({ err: thrown, error_code: error.code }, 'request failed');
+    const span = trace.getActiveSpan();
+    span?.recordException(thrown instanceof Error ? thrown : new Error(String(thrown)));
+    span?.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
   } else {
     request.log.info({ error_code: error.code, status_code: error.statusCode, reason: error.message }, 'request rejected');
+    // A client error is not a server failure (OTel HTTP semantic conventions). @fastify/otel
+    // has already marked the span ERROR, and a status cannot go back to UNSET: OK is final.
+    trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.OK });
   }
   return reply
     .code(error.statusCode)

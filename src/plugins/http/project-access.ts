@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import { ForbiddenError, ValidationError } from '../../lib/errors.js';
@@ -47,6 +48,7 @@ const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
     request.project = scope;
     const ctx = currentContext();
     if (ctx) ctx.project_id = scope.projectId;
+    trace.getActiveSpan()?.setAttribute('project_id', scope.projectId);
   });
   done();
 };

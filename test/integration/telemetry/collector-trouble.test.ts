@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { OtlpReceiver, type ReceiverMode } from '../../helpers/otlp-receiver.js';
+import { freePort, type ServerProcess, spawnServer, TELEMETRY_PRELOAD } from '../../helpers/server-process.js';
+
+/*
+ * The lesson of the original service: its exporter crashed the server. Here the collector
+ * refuses, hangs and fails while requests keep coming: every request must succeed, memory
+ * must stay bounded, health must say `degraded`, and shutdown must stay within 5 s.
+ */
+let db: TestDatabase;
+let receiver: OtlpReceiver;
+let server: ServerProcess;
+let base: string;
+let token: string;
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const t0 = performance.now();
+  while (!(await check())) {
+    if (performance.now() - t0 > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
+}
+
+async function burst(count: number, concurrency = 16): Promise<number[]> {
+  const statuses: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        const res = await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+        await res.arrayBuffer();
+        statuses.push(res.status);
+      }
+    }),
+  );
+  return statuses;
+}
+
+async function telemetryStatus(): Promise<string | undefined> {
+  const health = (await (await fetch(`${base}/api/v1/health`)).json()) as { components: Array<{ name: string; status: string }> };
+  return health.components.find((c) => c.name === 'telemetry')?.status;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  receiver = new OtlpReceiver(await freePort());
+  await receiver.start();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawnServer(
+    {
+      DATABASE_URL: db.url,
+      // A Redis that is not there: publishing answers 503, a server-side error to trace.
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    },
+    'src/server.ts',
+    [],
+    TELEMETRY_PRELOAD,
+  );
+  await server.waitForLine(/Server listening|"level":"warn"/, 30_000);
+  await until(async () => (await fetch(`${base}/api/v1/health/live`).catch(() => null))?.status === 200);
+  const login = await fetch(`${base}/api/v1/auth/dev-login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'collector@example.com' }),
+  });
+  token = ((await login.json()) as { access_token: string }).access_token;
+}, 60_000);
+
+afterAll(async () => {
+  if (server?.child.exitCode === null) server.child.kill('SIGKILL');
+  await receiver?.stop();
+  await db?.drop();
+});
+
+describe('telemetry isolated from serving', () => {
+  it('a server error (5xx) is an ERROR span with the exception recorded', async () => {
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const project = (await (
+      await fetch(`${base}/api/v1/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'E' }) })
+    ).json()) as { id: string };
+    const op = (await (
+      await fetch(`${base}/api/v1/projects/${project.id}/operations`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ kind: 'x' }),
+      })
+    ).json()) as { id: string };
+    const res = await fetch(`${base}/api/v1/projects/${project.id}/operations/${op.id}/events`, {
+      method: 'POST',
+      headers: { ...auth, 'x-correlation-id': 'trace-503-1' },
+      body: JSON.stringify({ type: 'progress' }),
+    });
+    expect(res.status).toBe(503);
+    await until(() => receiver.spans.some((s) => s.attributes.correlation_id === 'trace-503-1'));
+    const span = receiver.spans.find((s) => s.attributes.correlation_id === 'trace-503-1');
+    expect(span?.status.code).toBe(2);
+    const exception = span?.events.find((e) => e.name === 'exception');
+    expect(exception?.attributes['exception.type']).toBe('service_unavailable');
+    expect(exception?.attributes['exception.message']).toBe('The event bus is unavailable');
+  });
+
+  it('with the collector refusing, hanging or failing, every request succeeds, memory stays bounded, health says degraded, and spans flow again after', async () => {
+    const pid = server.child.pid ?? 0;
+    await burst(300); // warm up before measuring memory
+    const rssBefore = rssMiB(pid);
+    for (const mode of ['closed', 'hang', 'error500'] as ReceiverMode[]) {
+      await receiver.setMode(mode);
+      const statuses = await burst(1500);
+      expect(
+        statuses.filter((s) => s !== 200),
+        `mode ${mode}`,
+      ).toEqual([]);
+      await until(async () => (await telemetryStatus()) === 'degraded');
+      expect(server.child.exitCode).toBeNull();
+    }
+    const growth = rssMiB(pid) - rssBefore;
+    // The span queue is bounded (2048 spans, ~0.6 KB each): what grows is at most that, plus heap noise.
+    expect(growth).toBeLessThan(120);
+
+    await receiver.setMode('ok');
+    await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'after-outage-1' } });
+    await until(() => receiver.spans.some((s) => s.attributes.correlation_id === 'after-outage-1'), 20_000);
+    await until(async () => (await telemetryStatus()) === 'healthy', 20_000);
+    const warnings = server
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('telemetry:'));
+    // One line per distinct problem per minute, not one per failed export.
+    expect(warnings.length).toBeLessThan(20);
+  }, 120_000);
+
+  it('shuts down within 5 s even with a collector that never answers', async () => {
+    await receiver.setMode('hang');
+    await burst(200);
+    const sent = performance.now();
+    server.child.kill('SIGTERM');
+    const { code, atMs } = await server.exited;
+    expect(code).toBe(0);
+    expect(atMs - sent).toBeLessThan(5_000);
+  });
+});

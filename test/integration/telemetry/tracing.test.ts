@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.js';
+import { freePort, type ServerProcess, spawnServer, TELEMETRY_PRELOAD } from '../../helpers/server-process.js';
+
+/*
+ * The real entry point with the telemetry preload, exporting OTLP/HTTP JSON to a test
+ * receiver that stands in for the collector.
+ */
+let db: TestDatabase;
+let receiver: OtlpReceiver;
+let server: ServerProcess;
+let base: string;
+let token: string;
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const t0 = performance.now();
+  while (!check()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: JSON.stringify(body),
+  });
+
+function trace(correlationId: string): { root: ReceivedSpan | undefined; all: ReceivedSpan[] } {
+  const root = receiver.spans.find((s) => s.attributes.correlation_id === correlationId);
+  return { root, all: root ? receiver.spans.filter((s) => s.traceId === root.traceId) : [] };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  receiver = new OtlpReceiver(await freePort());
+  await receiver.start();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawnServer(
+    {
+      DATABASE_URL: db.url,
+      REDIS_URL: inject('redisUrl'),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NODE_ENV: 'test',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_METRIC_EXPORT_INTERVAL: '500',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    },
+    'src/server.ts',
+    [],
+    TELEMETRY_PRELOAD,
+  );
+  await server.waitForLine(/Server listening/, 30_000);
+  const login = await fetch(`${base}/api/v1/auth/dev-login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'otel@example.com' }),
+  });
+  token = ((await login.json()) as { access_token: string }).access_token;
+}, 60_000);
+
+afterAll(async () => {
+  server?.child.kill('SIGTERM');
+  await server?.exited;
+  await receiver?.stop();
+  await db?.drop();
+});
+
+describe('traces (REQ-010)', () => {
+  it('a project read is one trace: a server span with the correlation id, project and user, and a span per query', async () => {
+    const created = await post('/api/v1/projects', { name: 'Traced' });
+    const project = (await created.json()) as { id: string; created_by: string };
+    const res = await fetch(`${base}/api/v1/projects/${project.id}`, {
+      headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'trace-read-1' },
+    });
+    expect(res.status).toBe(200);
+    await until(() => trace('trace-read-1').all.filter((s) => s.scope.includes('pg')).length >= 3);
+    const { root, all } = trace('trace-read-1');
+    expect(root?.kind).toBe(2); // SERVER
+    expect(root?.attributes).toMatchObject({
+      project_id: project.id,
+      user_id: project.created_by,
+      'http.route': '/api/v1/projects/:project_id',
+    });
+    expect(all.filter((s) => s.kind === 2)).toHaveLength(1); // one server span per request
+    const queries = all.filter((s) => s.scope.includes('pg'));
+    expect(queries.every((q) => q.parentSpanId === root?.spanId)).toBe(true);
+    expect(queries.map((q) => q.name).join(' ')).not.toMatch(/connect/i); // no pool-connect spans
+  });
+
+  it('a request that touches Redis has a Redis span in the same trace', async () => {
+    const created = await post('/api/v1/projects', { name: 'Redis traced' });
+    const project = (await created.json()) as { id: string };
+    const op = (await (await post(`/api/v1/projects/${project.id}/operations`, { kind: 'agent_run' })).json()) as { id: string };
+    const res = await post(
+      `/api/v1/projects/${project.id}/operations/${op.id}/events`,
+      { type: 'progress' },
+      { 'x-correlation-id': 'trace-redis-1' },
+    );
+    expect(res.status).toBe(202);
+    await until(() => trace('trace-redis-1').all.some((s) => s.scope.includes('ioredis')));
+    const { root, all } = trace('trace-redis-1');
+    const redisSpan = all.find((s) => s.scope.includes('ioredis'));
+    expect(redisSpan?.traceId).toBe(root?.traceId);
+  });
+
+  it('accepts a W3C traceparent: the server span joins the caller’s trace', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await fetch(`${base}/api/v1/auth/me`, {
+      headers: { authorization: `Bearer ${token}`, traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-correlation-id': 'trace-parent-1' },
+    });
+    await until(() => trace('trace-parent-1').root !== undefined);
+    expect(trace('trace-parent-1').root?.traceId).toBe(traceId);
+    expect(trace('trace-parent-1').root?.parentSpanId).toBe('00f067aa0ba902b7');
+  });
+
+  it('log lines of a traced request carry the trace_id and span_id of its server span', async () => {
+    await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'trace-log-1' } });
+    await until(() => trace('trace-log-1').root !== undefined);
+    const root = trace('trace-log-1').root;
+    const line = server
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('"trace-log-1"') && l.includes('request completed'))
+      .map((l) => JSON.parse(l) as Record<string, string>)[0];
+    expect(line?.trace_id).toBe(root?.traceId);
+    expect(line?.span_id).toBe(root?.spanId);
+  });
+
+  it('a client error (4xx) is not marked as a server error', async () => {
+    const res = await fetch(`${base}/api/v1/projects`, { headers: { authorization: 'Bearer x', 'x-correlation-id': 'trace-401-1' } });
+    expect(res.status).toBe(401);
+    await until(() => trace('trace-401-1').root !== undefined);
+    expect(trace('trace-401-1').root?.status.code ?? 0).not.toBe(2);
+    expect(trace('trace-401-1').root?.events.filter((e) => e.name === 'exception')).toEqual([]);
+  });
+
+  it('exports HTTP and pool metrics', async () => {
+    await until(() => receiver.metricNames.has('http.server.request.duration') && receiver.metricNames.has('db.client.connection.count'));
+    expect(receiver.metricNames.has('jeex.sse.connections')).toBe(true);
+  });
+
+  it('health reports telemetry healthy while exports succeed', async () => {
+    const health = (await (await fetch(`${base}/api/v1/health`)).json()) as { components: Array<{ name: string; status: string }> };
+    expect(health.components.find((c) => c.name === 'telemetry')?.status).toBe('healthy');
+  });
+});
