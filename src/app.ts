@@ -11,6 +11,7 @@ import docs from './plugins/http/docs.js';
 import errorHandler from './plugins/http/error-handler.js';
 import gracefulClose from './plugins/http/graceful-close.js';
 import projectAccess from './plugins/http/project-access.js';
+import rateLimit from './plugins/http/rate-limit.js';
 import requestLog from './plugins/http/request-log.js';
 import securityHeaders from './plugins/http/security-headers.js';
 import health from './plugins/infra/health.js';
@@ -72,19 +73,20 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   // Infrastructure, each plugin owning one dependency and its health check.
   await app.register(health, { config });
+  await app.register(qdrant, { config });
   await app.register(redis, { config });
   await app.register(sseHub, { config });
   await app.register(postgres, {
     config,
     ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),
   });
-  await app.register(qdrant, { config });
 
   await app.register(telemetry);
 
   // Authentication and project access come after CORS in the chain; they need the database.
   await app.register(auth, { config });
   await app.register(projectAccess);
+  await app.register(rateLimit, { config });
 
   // Documentation and routes.
   await app.register(docs, { version: APP_VERSION });

@@ -36,6 +36,8 @@ export interface Config {
   readonly rateLimitPerMinuteIp: number;
   readonly rateLimitPerMinuteUser: number;
   readonly rateLimitPerMinuteProject: number;
+  /** The sliding window; one minute by contract, shorter only to test the limiter quickly. */
+  readonly rateLimitWindowMs: number;
   readonly trustedProxies: readonly string[];
   readonly sseKeepaliveSeconds: number;
   readonly sseMaxBufferBytes: number;
@@ -217,6 +219,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     rateLimitPerMinuteIp: r.int('RATE_LIMIT_PER_MINUTE_IP', 300, 0, 1_000_000),
     rateLimitPerMinuteUser: r.int('RATE_LIMIT_PER_MINUTE_USER', 600, 0, 1_000_000),
     rateLimitPerMinuteProject: r.int('RATE_LIMIT_PER_MINUTE_PROJECT', 1200, 0, 1_000_000),
+    rateLimitWindowMs: r.int('RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000),
     trustedProxies: Object.freeze(parseProxies(r)),
     sseKeepaliveSeconds: r.int('SSE_KEEPALIVE_SECONDS', 30, 1, 3600),
     sseMaxBufferBytes: r.int('SSE_MAX_BUFFER_BYTES', 10_485_760, 1024, 1_073_741_824),

@@ -8,5 +8,7 @@ declare module 'fastify' {
     projectRole?: ProjectRole;
     /** The event-stream route accepts the token in an `access_token` query (browser EventSource). */
     allowQueryToken?: boolean;
+    /** false: never rate limited (health, documentation). */
+    rateLimit?: boolean;
   }
 }

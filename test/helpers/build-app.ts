@@ -37,7 +37,17 @@ export interface StartOptions {
 }
 
 export async function startApp(env: Env, opts: StartOptions = {}): Promise<RunningApp> {
-  const config = configFrom({ NODE_ENV: 'test', LOG_LEVEL: opts.logLevel ?? 'info', DATA_DIR: testDataDir(), ...env });
+  // Rate limits are off unless a test sets them: most files send hundreds of requests from
+  // one IP in seconds; the limiter has its own tests.
+  const config = configFrom({
+    NODE_ENV: 'test',
+    LOG_LEVEL: opts.logLevel ?? 'info',
+    DATA_DIR: testDataDir(),
+    RATE_LIMIT_PER_MINUTE_IP: '0',
+    RATE_LIMIT_PER_MINUTE_USER: '0',
+    RATE_LIMIT_PER_MINUTE_PROJECT: '0',
+    ...env,
+  });
   const capture = captureLogs(config.logLevel);
   const app = await buildApp(config, { logger: capture.logger, startupBackoffMs: opts.startupBackoffMs ?? 20 });
   await opts.extend?.(app);

@@ -79,7 +79,10 @@ export class QdrantOpenApi {
   private readonly cache = new Map<string, ValidateFunction>();
 
   constructor() {
-    const doc = JSON.parse(readFileSync(DOC_PATH, 'utf8')) as { paths: Record<string, Record<string, Operation>>; components: { schemas: JsonObject } };
+    const doc = JSON.parse(readFileSync(DOC_PATH, 'utf8')) as {
+      paths: Record<string, Record<string, Operation>>;
+      components: { schemas: JsonObject };
+    };
     const definitions = Object.fromEntries(Object.entries(doc.components.schemas).map(([name, schema]) => [name, toJsonSchema(schema)]));
     const make = (coerceTypes: boolean) => {
       const ajv = new Ajv({ strict: true, strictTypes: false, allowUnionTypes: true, allErrors: true, coerceTypes });

@@ -100,6 +100,17 @@ export class QdrantStandIn {
     return collection;
   }
 
+  /** The violations seen so far, cleared along with the recorded requests and any fault. */
+  takeViolations(): string[] {
+    const seen = this.violations.splice(0);
+    this.requests.length = 0;
+    this.fault = null;
+    this.delayMs = 0;
+    this.ignoreFilters = false;
+    this.beforeCreate = null;
+    return seen;
+  }
+
   requestsTo(operationId: string): RecordedRequest[] {
     return this.requests.filter((r) => r.operationId === operationId);
   }
@@ -167,6 +178,8 @@ export class QdrantStandIn {
           return collection ? ok(collectionInfo(collection)) : missing();
         case 'create_collection':
           return this.createCollection(name, body);
+        case 'delete_collection':
+          return ok(this.collections.delete(name));
         case 'create_field_index': {
           if (!collection) return missing();
           const schema = body.field_schema as string | Record<string, unknown>;

@@ -37,7 +37,7 @@ const docs: FastifyPluginAsync<DocsOptions> = async (app, opts) => {
   // The documentation page and its assets are public; marked here so the auth step has one rule.
   app.addHook('onRoute', (route) => {
     if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) {
-      route.config = { ...(route.config ?? {}), public: true };
+      route.config = { ...(route.config ?? {}), public: true, rateLimit: false };
     }
   });
   await app.register(swaggerUi, {
@@ -45,7 +45,7 @@ const docs: FastifyPluginAsync<DocsOptions> = async (app, opts) => {
     staticCSP: false,
     uiConfig: { deepLinking: true },
   });
-  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { config: { public: true, rateLimit: false }, schema: { hide: true } }, async () => app.swagger());
 };
 
 export default fp(docs, { name: 'docs', fastify: '5.x' });

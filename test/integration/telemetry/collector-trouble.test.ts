@@ -68,6 +68,8 @@ beforeAll(async () => {
       LOG_LEVEL: 'warn',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      RATE_LIMIT_PER_MINUTE_IP: '0',
+      RATE_LIMIT_PER_MINUTE_USER: '0',
       OTEL_BSP_SCHEDULE_DELAY: '200',
     },
     'src/server.ts',

@@ -48,6 +48,8 @@ beforeAll(async () => {
       NODE_ENV: 'test',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      RATE_LIMIT_PER_MINUTE_IP: '0',
+      RATE_LIMIT_PER_MINUTE_USER: '0',
       OTEL_METRIC_EXPORT_INTERVAL: '500',
       OTEL_BSP_SCHEDULE_DELAY: '200',
     },

@@ -32,7 +32,7 @@ const targets = [
 for (const target of targets) {
   describe(target.title, () => {
     afterEach(() => {
-      expect(standIn.violations).toEqual([]);
+      expect(standIn.takeViolations()).toEqual([]);
     });
     repositoryContract(target.url);
   });
@@ -43,16 +43,12 @@ describe('vector repository on the wire (against a Qdrant 1.15 OpenAPI-validated
   const fast = { retries: 3, minTimeoutMs: 10, maxRetryTimeMs: 5_000 };
 
   beforeAll(async () => {
-    opened = await openRepository(standIn.url, { timeoutMs: 200, retry: fast });
+    opened = await openRepository(standIn.url, { retry: fast });
     await opened.collection.ensureReady();
   });
   afterAll(() => opened?.close());
   afterEach(() => {
-    standIn.fault = null;
-    standIn.delayMs = 0;
-    standIn.ignoreFilters = false;
-    expect(standIn.violations).toEqual([]);
-    standIn.requests.length = 0;
+    expect(standIn.takeViolations()).toEqual([]);
   });
 
   it('when a caller adds any filter (200 random ones), every search, count and delete body starts its must with the scope’s project_id and language, and the caller’s filter only nested inside it', async () => {
@@ -124,11 +120,18 @@ describe('vector repository on the wire (against a Qdrant 1.15 OpenAPI-validated
   });
 
   it('when Qdrant is slower than the client timeout, each attempt is cut off and retried, then service_unavailable', async () => {
-    standIn.delayMs = 400;
-    const t0 = performance.now();
-    await expect(opened.repo.count(scopeFor(randomUUID(), 'en'))).rejects.toBeInstanceOf(ServiceUnavailableError);
-    expect(standIn.requestsTo('count_points')).toHaveLength(4);
-    expect(performance.now() - t0).toBeLessThan(4 * 400);
+    const impatient = await openRepository(standIn.url, { timeoutMs: 200, retry: fast });
+    try {
+      await impatient.collection.ensureReady();
+      standIn.delayMs = 400;
+      const t0 = performance.now();
+      await expect(impatient.repo.count(scopeFor(randomUUID(), 'en'))).rejects.toBeInstanceOf(ServiceUnavailableError);
+      expect(standIn.requestsTo('count_points')).toHaveLength(4);
+      expect(performance.now() - t0).toBeLessThan(4 * 400);
+    } finally {
+      standIn.delayMs = 0;
+      await impatient.close();
+    }
   });
 
   it('when the server ignores the filter and returns other projects’ points, search drops them (defence in depth)', async () => {
@@ -174,7 +177,12 @@ describe('the stand-in itself (Qdrant 1.15 OpenAPI validation)', () => {
       await post('/collections/c', { vectors: { size: 8, distance: 'cosine' } }, 'PUT');
       await post('/collections/c/points/delete?wait=true&flush=now', { points: [] });
       expect(probe.violations).toHaveLength(5);
-      expect(probe.violations.join('\n')).toMatch(/not an operation[\s\S]*not an operation[\s\S]*everything[\s\S]*distance[\s\S]*flush/);
+      const [route, method, filter, create, query] = probe.violations;
+      expect(route).toMatch(/POST \/collections\/c\/points\/nearest is not an operation/);
+      expect(method).toMatch(/PATCH \/collections\/c\/points\/query is not an operation/);
+      expect(filter).toMatch(/query_points request body: body\/filter must NOT have additional properties/);
+      expect(create).toMatch(/create_collection request body: body\/vectors\/distance must be equal to one of the allowed values/);
+      expect(query).toMatch(/query parameter "flush" is not declared by delete_points/);
     } finally {
       await probe.stop();
     }

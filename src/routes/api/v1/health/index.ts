@@ -12,7 +12,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app,
   app.get(
     '/health/live',
     {
-      config: { public: true },
+      config: { public: true, rateLimit: false },
       schema: { tags: ['health'], operationId: 'getLiveness', summary: 'Liveness: the process is up', response: { 200: LiveResponse } },
     },
     async () => ({ status: 'ok' as const }),
@@ -21,7 +21,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app,
   app.get(
     '/health/ready',
     {
-      config: { public: true },
+      config: { public: true, rateLimit: false },
       schema: {
         tags: ['health'],
         operationId: 'getReadiness',
@@ -39,7 +39,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app,
   app.get(
     '/health',
     {
-      config: { public: true },
+      config: { public: true, rateLimit: false },
       schema: {
         tags: ['health'],
         operationId: 'getHealth',

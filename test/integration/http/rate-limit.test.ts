@@ -1,0 +1,179 @@
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningApp, startApp as StartApp } from '../../helpers/build-app.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import type { TestUser } from '../../helpers/factories.js';
+import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
+
+/** Reads the app's counters in-process (the app's instruments use the global meter provider). */
+class TestReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+const reader = new TestReader();
+metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+
+async function counter(name: string, attrs: Record<string, string> = {}): Promise<number> {
+  const { resourceMetrics } = await reader.collect();
+  let total = 0;
+  for (const sm of resourceMetrics.scopeMetrics) {
+    for (const m of sm.metrics) {
+      if (m.descriptor.name !== name) continue;
+      for (const p of m.dataPoints) {
+        if (Object.entries(attrs).every(([k, v]) => p.attributes[k] === v)) total += Number(p.value);
+      }
+    }
+  }
+  return total;
+}
+
+// The app is imported after the meter provider is set, so its instruments report to it.
+let startApp: typeof StartApp;
+let factories: typeof import('../../helpers/factories.js');
+let db: TestDatabase;
+let redis: RedisServer;
+const apps: RunningApp[] = [];
+
+beforeAll(async () => {
+  ({ startApp } = await import('../../helpers/build-app.js'));
+  factories = await import('../../helpers/factories.js');
+  db = await createTestDatabase();
+  redis = await startRedisServer();
+});
+
+// Every test starts from empty counters (this file's own Redis; all requests come from 127.0.0.1).
+beforeEach(async () => {
+  const client = new Redis(redis.url);
+  await client.flushall();
+  client.disconnect();
+});
+
+afterAll(async () => {
+  for (const a of apps) await a.close();
+  await redis?.stop();
+  await db?.drop();
+});
+
+async function app(env: Record<string, string>): Promise<RunningApp> {
+  const a = await startApp({ DATABASE_URL: db.url, REDIS_URL: redis.url, RATE_LIMIT_WINDOW_MS: '1000', ...env });
+  apps.push(a);
+  return a;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('rate limiting (sliding window)', () => {
+  it('the (limit+1)-th request within the window is 429 with Retry-After and the headers; after the window slides, requests pass again', async () => {
+    const a = await app({ RATE_LIMIT_PER_MINUTE_IP: '5' });
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 6; i++) {
+      last = await a.request('/api/v1/auth/dev-login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([422, 422, 422, 422, 422, 429]);
+    expect(last?.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    expect(last?.headers.get('ratelimit-policy')).toBe('"ip";q=5;w=1');
+    expect(last?.headers.get('ratelimit')).toMatch(/^"ip";r=0;t=\d+$/);
+    const body = (await last?.json()) as { error: string; details: { limit: string } };
+    expect(body.error).toBe('rate_limited');
+    expect(body.details.limit).toBe('ip');
+    await sleep(1_100);
+    const again = await a.request('/api/v1/auth/dev-login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(again.status).toBe(422);
+    expect(again.headers.get('ratelimit')).toBe('"ip";r=4;t=1');
+  });
+
+  it('a burst at the end of one window plus a burst at the start of the next cannot exceed the limit within any window span', async () => {
+    const a = await app({ RATE_LIMIT_PER_MINUTE_IP: '5' });
+    const hit = () => a.request('/.well-known/jwks.json').then((r) => r.status);
+    const first = await Promise.all(Array.from({ length: 5 }, hit));
+    expect(first).toEqual([200, 200, 200, 200, 200]);
+    await sleep(400); // a fixed one-second window would have rolled over for some of these by now
+    const second = await Promise.all(Array.from({ length: 5 }, hit));
+    expect(second).toEqual([429, 429, 429, 429, 429]);
+    await sleep(700); // the first burst has now left the window
+    expect(await hit()).toBe(200);
+  });
+
+  it('two instances on one Redis share the counters exactly: N concurrent requests with limit L admit exactly L', async () => {
+    const a = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '10000' });
+    const b = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '10000' });
+    const user: TestUser = await factories.createUser(a, 'Shared'); // its own GET /auth/me counts once
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).request('/api/v1/auth/me', { headers: user.auth }).then((r) => r.status)),
+    );
+    expect(results.filter((s) => s === 200)).toHaveLength(14);
+    expect(results.filter((s) => s === 429)).toHaveLength(26);
+  });
+
+  it('the user limit follows the user across IPs; a user limited in one project is not limited in another', async () => {
+    const a = await app({
+      TRUSTED_PROXIES: '127.0.0.1',
+      RATE_LIMIT_PER_MINUTE_IP: '1000',
+      RATE_LIMIT_PER_MINUTE_USER: '8',
+      RATE_LIMIT_PER_MINUTE_PROJECT: '3',
+      RATE_LIMIT_WINDOW_MS: '10000',
+    });
+    const owner = await factories.createUser(a, 'Limited');
+    const p1 = await factories.createProject(a, owner, 'One');
+    const p2 = await factories.createProject(a, owner, 'Two');
+    const get = (project: string, ip: string) =>
+      a.request(`/api/v1/projects/${project}`, { headers: { ...owner.auth, 'x-forwarded-for': ip } }).then((r) => r.status);
+    expect([await get(p1.id, '10.0.0.1'), await get(p1.id, '10.0.0.2'), await get(p1.id, '10.0.0.3')]).toEqual([200, 200, 200]);
+    const blocked = await a.request(`/api/v1/projects/${p1.id}`, { headers: { ...owner.auth, 'x-forwarded-for': '10.0.0.4' } });
+    expect(blocked.status).toBe(429);
+    expect(((await blocked.json()) as { details: { limit: string } }).details.limit).toBe('project');
+    expect(await get(p2.id, '10.0.0.5')).toBe(200);
+    // So far the user has 7 admitted requests (GET /auth/me in createUser, 2 creates, 4 reads):
+    // the 8th passes from yet another IP, the 9th hits the user limit.
+    expect((await a.request('/api/v1/projects', { headers: { ...owner.auth, 'x-forwarded-for': '10.9.9.8' } })).status).toBe(200);
+    const afterUser = await a.request('/api/v1/projects', { headers: { ...owner.auth, 'x-forwarded-for': '10.9.9.9' } });
+    expect(afterUser.status).toBe(429);
+    expect(((await afterUser.json()) as { details: { limit: string } }).details.limit).toBe('user');
+    expect(await counter('rate_limit.rejected', { limit: 'project' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('health and documentation are never limited', async () => {
+    const a = await app({ RATE_LIMIT_PER_MINUTE_IP: '2' });
+    for (let i = 0; i < 6; i++) {
+      const res = await a.request('/api/v1/health/live');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit')).toBeNull();
+      expect((await a.request('/docs/')).status).toBe(200);
+      expect((await a.request('/openapi.json')).status).toBe(200);
+    }
+  });
+
+  it('with every limit 0, nothing is limited and no headers are sent', async () => {
+    const a = await app({});
+    for (let i = 0; i < 5; i++) expect((await a.request('/.well-known/jwks.json')).headers.get('ratelimit')).toBeNull();
+  });
+
+  it('when Redis stops, requests are admitted, one warning is logged and the bypass is counted; when it returns, limiting resumes', async () => {
+    const a = await app({ RATE_LIMIT_PER_MINUTE_IP: '3', RATE_LIMIT_WINDOW_MS: '60000' });
+    const hit = () => a.request('/.well-known/jwks.json').then((r) => r.status);
+    const bypassedBefore = await counter('rate_limit.bypassed');
+    await redis.stop();
+    try {
+      const statuses = [];
+      for (let i = 0; i < 8; i++) statuses.push(await hit());
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      expect(a.logs.filter((l) => l.msg === 'rate limiter unavailable: admitting requests')).toHaveLength(1);
+      expect((await counter('rate_limit.bypassed')) - bypassedBefore).toBe(8);
+    } finally {
+      await redis.start();
+    }
+    const t0 = performance.now();
+    while ((await a.request('/api/v1/health/ready')).status !== 200 && performance.now() - t0 < 10_000) await sleep(100);
+    const after = [];
+    for (let i = 0; i < 4; i++) after.push(await hit());
+    expect(after).toEqual([200, 200, 200, 429]);
+  }, 30_000);
+});
