@@ -9,6 +9,33 @@ export interface DocsOptions {
   readonly version: string;
 }
 
+/** Tag descriptions: the sections of the documentation page, in this order. */
+const TAGS = [
+  { name: 'health', description: 'Liveness, readiness and per-component health. Public and never rate limited.' },
+  {
+    name: 'auth',
+    description:
+      'The current user, the public signing keys (JWKS) and, outside production only, a development login. ' +
+      'Every other route needs `Authorization: Bearer <token>` (RS256; `iss`, `aud` and `exp` checked).',
+  },
+  {
+    name: 'projects',
+    description:
+      'Projects and their members. Roles per project: owner > editor > viewer. A caller who is not a member gets 403 ' +
+      'whether or not the project exists.',
+  },
+  {
+    name: 'documents',
+    description: 'Linearly versioned Markdown documents of a project: about, specs, architecture and plan.',
+  },
+  {
+    name: 'operations',
+    description:
+      'Long-running jobs of a project (agent runs, exports): workers publish progress events, clients follow them ' +
+      'as Server-Sent Events and resume with `Last-Event-ID`.',
+  },
+];
+
 /**
  * OpenAPI 3.1 generated from the route schemas (REQ-001): `GET /openapi.json` and the
  * interactive page at `/docs`. Nothing here is hand-written OpenAPI.
@@ -31,6 +58,17 @@ const docs: FastifyPluginAsync<DocsOptions> = async (app, opts) => {
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
       security: [{ bearerAuth: [] }],
+      tags: TAGS,
+    },
+    // The document's `security` comes from the same route flag the authentication step obeys, so
+    // it cannot claim a route is public when it is not, or the reverse.
+    transform: ({ schema, url, route }) => {
+      if (schema === undefined) return { schema, url };
+      const isPublic = route.config?.public === true;
+      if (!isPublic && Array.isArray(schema.security) && schema.security.length === 0) {
+        throw new Error(`${route.method} ${url}: the schema says public (security: []) but the route requires a token`);
+      }
+      return { schema: isPublic ? { ...schema, security: [] } : schema, url };
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });

@@ -29,16 +29,42 @@ const summaryFields = {
   created_at: Timestamp,
 };
 
-export const DocumentVersionSummary = Type.Object(summaryFields, { $id: 'DocumentVersionSummary' });
+export const DocumentVersionSummary = Type.Object(summaryFields, {
+  $id: 'DocumentVersionSummary',
+  description: 'A version of a document without its content',
+});
 
-export const DocumentVersionPublic = Type.Object({ ...summaryFields, content: Type.String() }, { $id: 'DocumentVersionPublic' });
+export const DocumentVersionPublic = Type.Object(
+  { ...summaryFields, content: Type.String() },
+  {
+    $id: 'DocumentVersionPublic',
+    description: 'A version of a document with its content',
+    examples: [
+      {
+        id: '0193a6f4-2e3f-7041-8c5d-6e7f80910213',
+        project_id: '0193a6f2-0c1d-7e2f-8a3b-4c5d6e7f8091',
+        document_type: 'about',
+        version: 3,
+        metadata: { author: 'agent' },
+        readability_score: null,
+        grammar_score: null,
+        created_by: '0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f',
+        created_at: '2026-11-25T12:00:00.000Z',
+        content: '# Idea\n\nA bike-sharing app.',
+      },
+    ],
+  },
+);
 
 export const DocumentVersionList = Type.Object(
   { items: Type.Array(DocumentVersionSummary), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() },
-  { $id: 'DocumentVersionList' },
+  { $id: 'DocumentVersionList', description: 'A page of versions, newest first' },
 );
 
-export const LatestDocuments = Type.Object({ items: Type.Array(DocumentVersionPublic) }, { $id: 'LatestDocuments' });
+export const LatestDocuments = Type.Object(
+  { items: Type.Array(DocumentVersionPublic) },
+  { $id: 'LatestDocuments', description: 'The latest version of each document type that has one' },
+);
 
 export const DocumentParams = Type.Object({ project_id: Uuid, document_type: DocumentTypeSchema });
 

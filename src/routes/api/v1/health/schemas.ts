@@ -1,6 +1,9 @@
 import { Type } from 'typebox';
 
-export const LiveResponse = Type.Object({ status: Type.Literal('ok') }, { $id: 'LiveResponse' });
+export const LiveResponse = Type.Object(
+  { status: Type.Literal('ok') },
+  { $id: 'LiveResponse', description: 'The process is running', examples: [{ status: 'ok' }] },
+);
 
 export const ComponentHealth = Type.Object(
   {
@@ -21,7 +24,16 @@ export const ComponentHealth = Type.Object(
 
 const OverallStatus = Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]);
 
-export const ReadyResponse = Type.Object({ status: OverallStatus, components: Type.Array(ComponentHealth) }, { $id: 'ReadyResponse' });
+const componentExample = { name: 'postgres', status: 'healthy', response_time_ms: 1.4, error: null, details: { pool_size: 10 } };
+
+export const ReadyResponse = Type.Object(
+  { status: OverallStatus, components: Type.Array(ComponentHealth) },
+  {
+    $id: 'ReadyResponse',
+    description: 'healthy (200) when every configured dependency answers, else unhealthy (503)',
+    examples: [{ status: 'healthy', components: [componentExample] }],
+  },
+);
 
 export const HealthResponse = Type.Object(
   {
@@ -30,5 +42,9 @@ export const HealthResponse = Type.Object(
     uptime_s: Type.Number(),
     components: Type.Array(ComponentHealth),
   },
-  { $id: 'HealthResponse' },
+  {
+    $id: 'HealthResponse',
+    description: 'Each component with its status and timing; 503 when a required one is unhealthy',
+    examples: [{ status: 'healthy', version: '0.1.0', uptime_s: 42.5, components: [componentExample] }],
+  },
 );

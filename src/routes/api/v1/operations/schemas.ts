@@ -31,7 +31,24 @@ export const OperationPublic = Type.Object(
     started_at: Type.Union([Timestamp, Type.Null()]),
     completed_at: Type.Union([Timestamp, Type.Null()]),
   },
-  { $id: 'OperationPublic' },
+  {
+    $id: 'OperationPublic',
+    description: 'An operation and its current status',
+    examples: [
+      {
+        id: '0193a6f3-1d2e-7f30-9b4c-5d6e7f809102',
+        project_id: '0193a6f2-0c1d-7e2f-8a3b-4c5d6e7f8091',
+        kind: 'agent_run',
+        status: 'pending',
+        input: { step: 1 },
+        error: null,
+        created_by: '0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f',
+        created_at: '2026-11-25T12:00:00.000Z',
+        started_at: null,
+        completed_at: null,
+      },
+    ],
+  },
 );
 
 export const EventCreate = Type.Object(
@@ -56,7 +73,20 @@ export const EventPublic = Type.Object(
     status: Type.Union([Status, Type.Null()]),
     created_at: Timestamp,
   },
-  { $id: 'EventPublic' },
+  {
+    $id: 'EventPublic',
+    description: 'The stored event, as it is also sent on the stream',
+    examples: [
+      {
+        id: 4,
+        operation_id: '0193a6f3-1d2e-7f30-9b4c-5d6e7f809102',
+        type: 'progress',
+        data: { percent: 40 },
+        status: 'running',
+        created_at: '2026-11-25T12:00:05.000Z',
+      },
+    ],
+  },
 );
 
 export const OperationParams = Type.Object({ project_id: Uuid, operation_id: Uuid });

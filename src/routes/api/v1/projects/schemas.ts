@@ -17,7 +17,7 @@ export const ProjectUpdate = Type.Object(
     status: Type.Optional(Status),
     current_step: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 })),
   },
-  { $id: 'ProjectUpdate', additionalProperties: false, minProperties: 1 },
+  { $id: 'ProjectUpdate', additionalProperties: false, minProperties: 1, examples: [{ status: 'active', current_step: 2 }] },
 );
 
 export const ProjectPublic = Type.Object(
@@ -32,23 +32,45 @@ export const ProjectPublic = Type.Object(
     updated_at: Timestamp,
     role: Role,
   },
-  { $id: 'ProjectPublic' },
+  {
+    $id: 'ProjectPublic',
+    description: "A project, with the caller's role in it",
+    examples: [
+      {
+        id: '0193a6f2-0c1d-7e2f-8a3b-4c5d6e7f8091',
+        name: 'Idea: a bike-sharing app',
+        language: 'en',
+        status: 'draft',
+        current_step: 1,
+        created_by: '0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f',
+        created_at: '2026-11-25T12:00:00.000Z',
+        updated_at: '2026-11-25T12:00:00.000Z',
+        role: 'owner',
+      },
+    ],
+  },
 );
 
 export const ProjectList = Type.Object(
   { items: Type.Array(ProjectPublic), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() },
-  { $id: 'ProjectList' },
+  { $id: 'ProjectList', description: "A page of the caller's projects, newest first" },
 );
 
 export const ProjectListQuery = Type.Object({ ...PaginationQuery, status: Type.Optional(Status) }, { additionalProperties: false });
 
 export const MemberPublic = Type.Object(
   { user_id: Uuid, email: Type.String(), name: Type.String(), role: Role, created_at: Timestamp },
-  { $id: 'MemberPublic' },
+  { $id: 'MemberPublic', description: 'A member of the project and their role' },
 );
 
-export const MemberList = Type.Object({ items: Type.Array(MemberPublic) }, { $id: 'MemberList' });
+export const MemberList = Type.Object(
+  { items: Type.Array(MemberPublic) },
+  { $id: 'MemberList', description: 'Every member of the project' },
+);
 
-export const MemberUpdate = Type.Object({ role: Role }, { $id: 'MemberUpdate', additionalProperties: false });
+export const MemberUpdate = Type.Object(
+  { role: Role },
+  { $id: 'MemberUpdate', additionalProperties: false, examples: [{ role: 'editor' }] },
+);
 
 export const MemberParams = Type.Object({ project_id: Uuid, user_id: Uuid });
