@@ -254,3 +254,23 @@ export function configFrom(env: Env): Config {
   if (!result.ok) throw new Error(`invalid configuration: ${result.problems.join('; ')}`);
   return result.config;
 }
+
+/**
+ * The name of every variable `loadConfig` reads. It reads each one whatever the environment
+ * holds, so an empty environment that records what is asked lists them all; deployment files
+ * are checked against this list (no drift between compose.yaml and the schema).
+ */
+export function configVariableNames(): readonly string[] {
+  const names = new Set<string>();
+  const recorder = new Proxy<Env>(
+    {},
+    {
+      get: (_target, key) => {
+        if (typeof key === 'string') names.add(key);
+        return undefined;
+      },
+    },
+  );
+  loadConfig(recorder);
+  return [...names].sort();
+}
