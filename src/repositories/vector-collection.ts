@@ -17,7 +17,7 @@ export const DISTANCE = 'Cosine' satisfies Schemas['Distance'];
 
 /** The payload indexes every search relies on; `project_id` is the tenant key (co-located storage). */
 const INDEXES: ReadonlyArray<{ field: string; schema: Schemas['KeywordIndexParams'] }> = [
-  { field: 'project_id', schema: { type: 'keyword' } },
+  { field: 'project_id', schema: { type: 'keyword', is_tenant: true } },
   { field: 'language', schema: { type: 'keyword' } },
 ];
 

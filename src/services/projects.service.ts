@@ -5,7 +5,8 @@ import { MembersRepository } from '../repositories/members.repository.js';
 import type { Page, ProjectScope } from '../repositories/project-scope.js';
 import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
-import { type VectorsRepository, vectorScopeOf } from '../repositories/vectors.repository.js';
+import { vectorScopeOf } from '../repositories/vector-scope.js';
+import type { VectorsRepository } from '../repositories/vectors.repository.js';
 
 /** Projects and their members: the business rules (REQ-008). */
 export class ProjectsService {

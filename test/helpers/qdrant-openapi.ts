@@ -37,21 +37,27 @@ export interface MatchedOperation {
 
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** OpenAPI 3.0 schema → JSON Schema (draft-07 as Ajv reads it). */
-function toJsonSchema(node: Json): Json {
-  if (Array.isArray(node)) return node.map(toJsonSchema);
+/**
+ * OpenAPI 3.0 schema → JSON Schema (draft-07 as Ajv reads it). `closed` also forbids properties
+ * a schema does not declare: most Qdrant schemas leave that open, and a misspelt field (say
+ * `tenant` for `is_tenant`) would otherwise pass here and be ignored by the real server. The
+ * document has no allOf, so closing each object schema on its own is sound.
+ */
+function toJsonSchema(node: Json, closed = false): Json {
+  if (Array.isArray(node)) return node.map((n) => toJsonSchema(n, closed));
   if (!isObject(node)) return node;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === 'example' || key === 'nullable') continue;
     if (key === 'properties' && isObject(value)) {
-      out[key] = Object.fromEntries(Object.entries(value).map(([name, schema]) => [name, toJsonSchema(schema)]));
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, schema]) => [name, toJsonSchema(schema, closed)]));
     } else if (key === '$ref' && typeof value === 'string') {
       out[key] = value.replace(/^#\/components\/schemas\//, `${DOC_ID}#/definitions/`);
     } else {
-      out[key] = toJsonSchema(value);
+      out[key] = toJsonSchema(value, closed);
     }
   }
+  if (closed && isObject(out.properties) && out.additionalProperties === undefined) out.additionalProperties = false;
   if (node.nullable !== true) return out;
   if (typeof out.type === 'string') {
     out.type = [out.type, 'null'];
@@ -73,6 +79,7 @@ function pathRegex(template: string): { regex: RegExp; names: string[] } {
 }
 
 export class QdrantOpenApi {
+  private readonly strict: Ajv;
   private readonly ajv: Ajv;
   private readonly coercing: Ajv;
   private readonly paths: Array<{ template: string; regex: RegExp; names: string[]; methods: Record<string, Operation> }>;
@@ -83,8 +90,9 @@ export class QdrantOpenApi {
       paths: Record<string, Record<string, Operation>>;
       components: { schemas: JsonObject };
     };
-    const definitions = Object.fromEntries(Object.entries(doc.components.schemas).map(([name, schema]) => [name, toJsonSchema(schema)]));
-    const make = (coerceTypes: boolean) => {
+    const definitions = (closed: boolean) =>
+      Object.fromEntries(Object.entries(doc.components.schemas).map(([name, schema]) => [name, toJsonSchema(schema, closed)]));
+    const make = (coerceTypes: boolean, closed: boolean) => {
       const ajv = new Ajv({ strict: true, strictTypes: false, allowUnionTypes: true, allErrors: true, coerceTypes });
       addFormats(ajv);
       const integer = (n: number) => Number.isInteger(n);
@@ -96,11 +104,13 @@ export class QdrantOpenApi {
       ajv.addFormat('double', { type: 'number', validate: Number.isFinite });
       ajv.addFormat('partial-date-time', true);
       ajv.addFormat('binary', true);
-      ajv.addSchema({ $id: DOC_ID, definitions }, DOC_ID);
+      ajv.addSchema({ $id: DOC_ID, definitions: definitions(closed) }, DOC_ID);
       return ajv;
     };
-    this.ajv = make(false);
-    this.coercing = make(true);
+    // Requests are held to the closed schemas; answers (ours, built from the same document) to the open ones.
+    this.strict = make(false, true);
+    this.ajv = make(false, false);
+    this.coercing = make(true, false);
     // Literal segments win over parameters (`points/delete` is not `points/{id}`).
     this.paths = Object.entries(doc.paths)
       .map(([template, methods]) => ({ template, methods, ...pathRegex(template) }))
@@ -140,7 +150,7 @@ export class QdrantOpenApi {
     const schema = operation.requestBody?.content['application/json']?.schema;
     if (schema === undefined && body !== undefined) problems.push(`${op.operationId} takes no JSON body`);
     if (schema !== undefined && body !== undefined) {
-      const validate = this.compile(this.ajv, `${op.operationId}#request`, schema);
+      const validate = this.compile(this.strict, `${op.operationId}#request`, schema, true);
       if (!validate(body)) problems.push(`${op.operationId} request body: ${this.ajv.errorsText(validate.errors, { dataVar: 'body' })}`);
     }
     return problems;
@@ -164,10 +174,10 @@ export class QdrantOpenApi {
     return operation;
   }
 
-  private compile(ajv: Ajv, key: string, schema: JsonObject): ValidateFunction {
+  private compile(ajv: Ajv, key: string, schema: JsonObject, closed = false): ValidateFunction {
     let validate = this.cache.get(key);
     if (!validate) {
-      validate = ajv.compile(toJsonSchema(schema) as JsonObject);
+      validate = ajv.compile(toJsonSchema(schema, closed) as JsonObject);
       this.cache.set(key, validate);
     }
     return validate;

@@ -5,14 +5,8 @@ import { DOCUMENT_TYPES } from '../../src/db/types.js';
 import { createQdrantClient } from '../../src/plugins/infra/qdrant.js';
 import { grantScope } from '../../src/repositories/project-scope.js';
 import { VectorCollection } from '../../src/repositories/vector-collection.js';
-import {
-  type RetryPolicy,
-  VECTOR_TYPES,
-  type VectorFilter,
-  type VectorScope,
-  VectorsRepository,
-  vectorScopeOf,
-} from '../../src/repositories/vectors.repository.js';
+import { VECTOR_TYPES, type VectorFilter, type VectorScope, vectorScopeOf } from '../../src/repositories/vector-scope.js';
+import { type RetryPolicy, VectorsRepository } from '../../src/repositories/vectors.repository.js';
 
 /** Small vectors keep the tests fast; the size only has to be consistent. */
 export const TEST_VECTOR_SIZE = 8;

@@ -58,7 +58,7 @@ const qdrantPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { confi
   try {
     await collection.ensureReady();
     const version = (await client.versionInfo().catch(() => undefined))?.version;
-    // 1.15 is the oldest API the adapter is checked against (vendor/qdrant-openapi-v1.15.json).
+    // 1.15 is the oldest API the adapter is checked against (test/fixtures/vendor/qdrant-openapi-v1.15.json).
     const [major = 0, minor = 0] = (version ?? '').split('.').map(Number);
     if (version !== undefined && (major < 1 || (major === 1 && minor < 15)))
       log.warn({ qdrant_version: version }, 'qdrant older than 1.15');
@@ -85,7 +85,12 @@ const qdrantPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { confi
         collection.retryInBackground();
         return { status: 'unhealthy', details, error: collection.lastError };
       }
-      const [, existence] = await Promise.all([client.api().readyz({}), client.collectionExists(config.qdrantCollection)]);
+      let existence: { exists: boolean };
+      try {
+        [, existence] = await Promise.all([client.api().readyz({}), client.collectionExists(config.qdrantCollection)]);
+      } catch (error) {
+        return { status: 'unhealthy', details, error: describeQdrantError(error) };
+      }
       if (!existence.exists) {
         collection.invalidate('collection missing');
         return {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceUnavailableError, ValidationError } from '../../../src/lib/errors.js';
-import { scopedFilter } from '../../../src/repositories/vectors.repository.js';
+import { scopedFilter } from '../../../src/repositories/vector-scope.js';
 import { QdrantStandIn } from '../../helpers/qdrant-stand-in.js';
 import {
   filterGenerator,
@@ -166,7 +166,7 @@ describe('vector repository when Qdrant is down (against a Qdrant 1.15 OpenAPI-v
 });
 
 describe('the stand-in itself (Qdrant 1.15 OpenAPI validation)', () => {
-  it('flags a request outside Qdrant 1.15’s API: unknown route, unknown method, body against the schema, undeclared query', async () => {
+  it('flags a request outside Qdrant 1.15’s API: unknown route, unknown method, body against the schema, undeclared query or property', async () => {
     const probe = await QdrantStandIn.start();
     try {
       const post = (path: string, body: unknown, method = 'POST') =>
@@ -176,13 +176,16 @@ describe('the stand-in itself (Qdrant 1.15 OpenAPI validation)', () => {
       await post('/collections/c/points/query', { filter: { must: [], everything: true } });
       await post('/collections/c', { vectors: { size: 8, distance: 'cosine' } }, 'PUT');
       await post('/collections/c/points/delete?wait=true&flush=now', { points: [] });
-      expect(probe.violations).toHaveLength(5);
-      const [route, method, filter, create, query] = probe.violations;
+      await post('/collections/c/index', { field_name: 'project_id', field_schema: { type: 'keyword', tenant: true } }, 'PUT');
+      expect(probe.violations).toHaveLength(6);
+      const [route, method, filter, create, query, undeclared] = probe.violations;
       expect(route).toMatch(/POST \/collections\/c\/points\/nearest is not an operation/);
       expect(method).toMatch(/PATCH \/collections\/c\/points\/query is not an operation/);
       expect(filter).toMatch(/query_points request body: body\/filter must NOT have additional properties/);
       expect(create).toMatch(/create_collection request body: body\/vectors\/distance must be equal to one of the allowed values/);
       expect(query).toMatch(/query parameter "flush" is not declared by delete_points/);
+      // A property 1.15 does not declare (a misspelt is_tenant) would be ignored by Qdrant: flagged.
+      expect(undeclared).toMatch(/create_field_index request body: .*must NOT have additional properties/);
     } finally {
       await probe.stop();
     }
