@@ -83,13 +83,17 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   await app.register(telemetry);
 
-  // Authentication and project access come after CORS in the chain; they need the database.
+  // The documentation collects every route added after it; its own pages are public.
+  await app.register(docs, { version: APP_VERSION });
+
+  // The per-route steps of the chain, in order: authentication → project access → rate
+  // limiting. Each attaches its hook to the routes added after it that need it (onRoute),
+  // after the global steps above (correlation ID, security headers, CORS).
   await app.register(auth, { config });
   await app.register(projectAccess);
   await app.register(rateLimit, { config });
 
-  // Documentation and routes.
-  await app.register(docs, { version: APP_VERSION });
+  // Routes.
   await app.register(jwksRoutes);
   await app.register(healthRoutes, { prefix: '/api/v1', version: APP_VERSION });
   await app.register(authRoutes, { prefix: '/api/v1', devLogin: config.nodeEnv !== 'production' });

@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import type { User } from '../../db/types.js';
 import { UnauthorizedError } from '../../lib/errors.js';
 import { currentContext } from '../../lib/request-context.js';
+import { appendRouteHook } from '../../lib/route-hooks.js';
 import { UsersRepository } from '../../repositories/users.repository.js';
 
 declare module 'fastify' {
@@ -53,8 +54,7 @@ const auth: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => 
   app.decorate('tokens', tokens);
   app.decorateRequest('user', null);
 
-  app.addHook('onRequest', async (request) => {
-    if (request.is404 || request.routeOptions.config.public) return;
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
     const userId = await tokens.verify(bearerToken(request));
     const user = await users.findById(userId);
     if (user === undefined) throw new UnauthorizedError('Unknown user');
@@ -62,6 +62,12 @@ const auth: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => 
     const ctx = currentContext();
     if (ctx) ctx.user_id = user.id;
     trace.getActiveSpan()?.setAttribute('user_id', user.id);
+  };
+
+  // Every route added after this plugin requires a token unless it declares itself public;
+  // routes added before it (CORS preflight, documentation) are public by construction.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.public !== true) appendRouteHook(route, 'onRequest', authenticate);
   });
 };
 

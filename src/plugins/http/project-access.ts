@@ -1,8 +1,9 @@
 import { trace } from '@opentelemetry/api';
-import type { FastifyPluginCallback } from 'fastify';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ForbiddenError, ValidationError } from '../../lib/errors.js';
 import { currentContext } from '../../lib/request-context.js';
+import { appendRouteHook } from '../../lib/route-hooks.js';
 import { grantScope, hasRole, type ProjectScope } from '../../repositories/project-scope.js';
 import { ProjectsRepository } from '../../repositories/projects.repository.js';
 
@@ -26,16 +27,8 @@ const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
   const projects = new ProjectsRepository(app.db);
   app.decorateRequest('project', null);
 
-  // Isolation by construction: a project route that forgets to declare its role does not start.
-  app.addHook('onRoute', (route) => {
-    if (route.url.includes(':project_id') && route.config?.projectRole === undefined) {
-      throw new Error(`route ${String(route.method)} ${route.url} has a project_id but declares no projectRole`);
-    }
-  });
-
-  app.addHook('preValidation', async (request) => {
-    const needed = request.routeOptions.config.projectRole;
-    if (needed === undefined) return;
+  const guard = async (request: FastifyRequest): Promise<void> => {
+    const needed = request.routeOptions.config.projectRole ?? 'owner';
     const projectId = (request.params as { project_id?: string }).project_id ?? '';
     if (!UUID.test(projectId)) {
       throw new ValidationError('Request validation failed', [{ path: 'params/project_id', message: 'must be a UUID' }]);
@@ -49,6 +42,14 @@ const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
     const ctx = currentContext();
     if (ctx) ctx.project_id = scope.projectId;
     trace.getActiveSpan()?.setAttribute('project_id', scope.projectId);
+  };
+
+  // Isolation by construction: a project route that forgets to declare its role does not start.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.projectRole !== undefined) appendRouteHook(route, 'preValidation', guard);
+    else if (route.url.includes(':project_id')) {
+      throw new Error(`route ${String(route.method)} ${route.url} has a project_id but declares no projectRole`);
+    }
   });
   done();
 };

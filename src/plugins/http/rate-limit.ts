@@ -1,7 +1,8 @@
-import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import { RateLimitedError } from '../../lib/errors.js';
+import { appendRouteHook } from '../../lib/route-hooks.js';
 import { throttledWarning } from '../../lib/throttled-warning.js';
 import { RedisLimitStore } from '../../rate-limit/redis-store.js';
 import { InMemoryLimitStore, type LimitCheck, type LimitDecision, type LimitStore } from '../../rate-limit/sliding-window.js';
@@ -67,8 +68,7 @@ const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, d
     return checks;
   };
 
-  app.addHook('preValidation', async (request, reply) => {
-    if (request.routeOptions.config.rateLimit === false) return;
+  const limit = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const checks = checksFor(request);
     if (checks.length === 0) return;
     let decision: LimitDecision;
@@ -95,6 +95,12 @@ const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, d
         limits: hit.map((s) => ({ kind: s.kind, limit: s.limit, window_seconds: windowSeconds, retry_after: s.resetSeconds })),
       });
     }
+  };
+
+  // After authentication and project access (registered before this plugin), so the user and
+  // project limits know whom to count; health and documentation opt out.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.rateLimit !== false) appendRouteHook(route, 'preValidation', limit);
   });
   done();
 };

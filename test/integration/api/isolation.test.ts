@@ -98,6 +98,40 @@ describe('project isolation by construction (SEC-002)', () => {
   });
 });
 
+describe('authentication by construction (SEC-003)', () => {
+  const PUBLIC = [
+    'GET /api/v1/health',
+    'GET /api/v1/health/live',
+    'GET /api/v1/health/ready',
+    'POST /api/v1/auth/dev-login',
+    'GET /.well-known/jwks.json',
+  ];
+
+  it('every route of the route table but the declared public ones answers 401 without a token', async () => {
+    const doc = await (await server.request('/openapi.json')).json();
+    const all = routesOf(doc);
+    expect(all.length).toBeGreaterThan(15);
+    const open: string[] = [];
+    for (const route of all) {
+      const url = fill(route.path, {
+        project_id: project.id,
+        user_id: owner.id,
+        document_type: 'about',
+        version: '1',
+        operation_id: randomUUID(),
+      });
+      const res = await server.request(url, {
+        method: route.method,
+        ...(route.bodySchema
+          ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(validValue(route.bodySchema)) }
+          : {}),
+      });
+      if (res.status !== 401) open.push(`${route.method} ${route.path}`);
+    }
+    expect(open.sort()).toEqual([...PUBLIC].sort());
+  });
+});
+
 describe('role matrix', () => {
   it('a viewer can read but not write; an editor can write but not delete the project or manage members', async () => {
     const viewer = await createUser(server, 'Viewer');
