@@ -26,6 +26,7 @@ SECRETS := deploy/secrets
 # tokens for this local stack only; production keys come from the platform's secret store.
 secrets: $(SECRETS)/jwt_private.pem $(SECRETS)/jwt_public.pem
 $(SECRETS)/jwt_private.pem:
+	@mkdir -p $(@D)
 	openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $@
 	chmod 0644 $@
 $(SECRETS)/jwt_public.pem: $(SECRETS)/jwt_private.pem

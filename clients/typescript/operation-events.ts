@@ -79,7 +79,7 @@ export async function* followOperationEvents(options: FollowOperationOptions): A
     return { ...extra, ...(token ? { authorization: `Bearer ${token}` } : {}) };
   };
 
-  /** After a stream ended without a terminal event: did the operation end anyway (its terminal event no longer retained)? */
+  /** Did the operation end (its terminal event perhaps no longer retained, so no stream will bring it)? */
   const endedMeanwhile = async (): Promise<boolean> => {
     try {
       const response = await doFetch(base, { headers: await headersFor({ accept: 'application/json' }), ...(signal ? { signal } : {}) });
@@ -142,12 +142,16 @@ export async function* followOperationEvents(options: FollowOperationOptions): A
 
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
+      let delivered = false;
       try {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
           parser.feed(decoder.decode(value, { stream: true }));
-          if (ready.length > 0) failures = 0;
+          if (ready.length > 0) {
+            delivered = true;
+            failures = 0;
+          }
           while (ready.length > 0) {
             const message = ready.shift();
             if (message) yield message;
@@ -157,7 +161,10 @@ export async function* followOperationEvents(options: FollowOperationOptions): A
       } catch {
         // The connection dropped mid-stream: reconnect below.
       }
-      if (signal?.aborted || (await endedMeanwhile())) return;
+      if (signal?.aborted) return;
+      // A reconnection replays what is retained through the terminal event; only a connection that
+      // brought nothing asks whether the operation ended with its terminal event no longer retained.
+      if (!delivered && (await endedMeanwhile())) return;
       await giveUpOr(new OperationStreamError(0, 'the stream ended before the operation did'), retryMs);
     } finally {
       // Also runs when the consumer stops early (break, return, throw): the connection is released.

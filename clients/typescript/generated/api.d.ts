@@ -795,9 +795,9 @@ export interface operations {
     };
     listProjects: {
         parameters: {
-            query: {
-                limit: number;
-                offset: number;
+            query?: {
+                limit?: number;
+                offset?: number;
                 status?: "draft" | "active" | "completed" | "archived";
             };
             header?: never;
@@ -1595,9 +1595,9 @@ export interface operations {
     };
     listDocumentVersions: {
         parameters: {
-            query: {
-                limit: number;
-                offset: number;
+            query?: {
+                limit?: number;
+                offset?: number;
             };
             header?: never;
             path: {

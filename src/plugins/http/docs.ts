@@ -40,6 +40,22 @@ const TAGS = [
  * OpenAPI 3.1 generated from the route schemas (REQ-001): `GET /openapi.json` and the
  * interactive page at `/docs`. Nothing here is hand-written OpenAPI.
  */
+interface ObjectSchema {
+  readonly required?: readonly string[];
+  readonly properties?: Readonly<Record<string, { readonly default?: unknown }>>;
+}
+
+/**
+ * A query parameter with a default is filled in by validation, so the TypeBox schema lists it
+ * as required; a client may leave it out, and the document (and the typed client) must say so.
+ */
+function optionalDefaults(querystring: unknown): { querystring?: ObjectSchema } {
+  const qs = querystring as ObjectSchema | undefined;
+  if (!qs?.required || !qs.properties) return {};
+  const properties = qs.properties;
+  return { querystring: { ...qs, required: qs.required.filter((name) => properties[name]?.default === undefined) } };
+}
+
 const docs: FastifyPluginAsync<DocsOptions> = async (app, opts) => {
   app.addSchema(ErrorResponse);
   await app.register(swagger, {
@@ -68,7 +84,7 @@ const docs: FastifyPluginAsync<DocsOptions> = async (app, opts) => {
       if (!isPublic && Array.isArray(schema.security) && schema.security.length === 0) {
         throw new Error(`${route.method} ${url}: the schema says public (security: []) but the route requires a token`);
       }
-      return { schema: isPublic ? { ...schema, security: [] } : schema, url };
+      return { schema: { ...schema, ...(isPublic ? { security: [] } : {}), ...optionalDefaults(schema.querystring) }, url };
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
