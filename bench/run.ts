@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { alternateRounds, type LoadTarget, type RequestSpec } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
@@ -46,6 +47,13 @@ const LIVE: RequestSpec = {
 const BARE: Target = { label: 'bare', description: 'node:http, same body and content type', server: 'bare-http.ts' };
 const APP: Target = { label: 'app', description: 'buildApp(): the full request chain, LOG_LEVEL=warn', server: 'app.ts' };
 
+const PRECOMPUTED: Target = {
+  label: 'precomputed',
+  description: 'minimal Fastify + correlation id + @fastify/cors + API_HEADERS in one hook',
+  server: 'fastify-helmet.ts',
+  env: { SECURITY_HEADERS: 'precomputed' },
+};
+
 const SCENARIOS: readonly Scenario[] = [
   {
     name: 'health',
@@ -61,12 +69,7 @@ const SCENARIOS: readonly Scenario[] = [
     request: LIVE,
     targets: [
       BARE,
-      {
-        label: 'precomputed',
-        description: 'minimal Fastify + correlation id + @fastify/cors + API_HEADERS in one hook',
-        server: 'fastify-helmet.ts',
-        env: { SECURITY_HEADERS: 'precomputed' },
-      },
+      PRECOMPUTED,
       {
         label: 'helmet',
         description: 'the same minimal Fastify with @fastify/helmet instead',
@@ -78,6 +81,30 @@ const SCENARIOS: readonly Scenario[] = [
     ratios: [
       { numerator: 'helmet', denominator: 'precomputed' },
       { numerator: 'app', denominator: 'helmet' },
+      { numerator: 'app', denominator: 'bare', min: 0.7 },
+    ],
+  },
+  {
+    // Where the distance between bare and app goes: the response headers themselves, the framework, our chain.
+    name: 'anatomy',
+    title: 'the cost of the health route, layer by layer',
+    oneOff: true,
+    request: LIVE,
+    targets: [
+      BARE,
+      {
+        label: 'bare-headers',
+        description: 'node:http sending the same headers as the app (security, CORS, fresh correlation id)',
+        server: 'bare-http.ts',
+        env: { BARE_HEADERS: 'api' },
+      },
+      PRECOMPUTED,
+      APP,
+    ],
+    ratios: [
+      { numerator: 'bare-headers', denominator: 'bare' },
+      { numerator: 'precomputed', denominator: 'bare-headers' },
+      { numerator: 'app', denominator: 'precomputed' },
       { numerator: 'app', denominator: 'bare', min: 0.7 },
     ],
   },
@@ -100,11 +127,23 @@ const settings = {
   rounds: intFromEnv('BENCH_ROUNDS', DEFAULTS.rounds, 1),
   warmup: intFromEnv('BENCH_WARMUP', DEFAULTS.warmup, 0),
   connections: intFromEnv('BENCH_CONNECTIONS', DEFAULTS.connections, 1),
+  maxForeignCpu: intFromEnv('BENCH_MAX_FOREIGN_CPU', 25, 0),
+  retries: intFromEnv('BENCH_RETRIES', 3, 0),
+  quietWait: intFromEnv('BENCH_QUIET_WAIT', 120, 0),
 };
-// A short smoke run must not overwrite a real measurement in RESULTS.md.
+/**
+ * BENCH_PIN=1: autocannon (this process, all its threads) on CPU 0, every server on CPU 1,
+ * so the two never preempt each other. Needs taskset and 2+ CPUs.
+ */
+const pin = process.env.BENCH_PIN === '1';
+if (pin) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
+
+// A short smoke run, or a profiled one (the profiler slows the servers), must not overwrite a
+// real measurement in RESULTS.md.
 const record =
   process.env.BENCH_RECORD === '1' ||
   (process.env.BENCH_RECORD !== '0' &&
+    !process.env.BENCH_CPU_PROF &&
     settings.duration >= DEFAULTS.duration &&
     settings.rounds >= DEFAULTS.rounds &&
     settings.warmup >= DEFAULTS.warmup);
@@ -154,18 +193,22 @@ async function runScenario(scenario: Scenario, command: string): Promise<void> {
         cwd: ROOT,
         ...(target.env ? { env: target.env } : {}),
         nodeArgs: cpuProfArgs(scenario.name, target.label),
+        ...(pin ? { cpu: 1 } : {}),
       });
       servers.push(server);
       const override = (await target.prepare?.(server.baseUrl)) ?? {};
       const spec: RequestSpec = { ...scenario.request, ...override, headers: { ...scenario.request.headers, ...override.headers } };
       await check(target.label, server.baseUrl, spec);
-      targets.push({ label: target.label, baseUrl: server.baseUrl, spec });
+      targets.push({ label: target.label, baseUrl: server.baseUrl, pid: server.pid, spec });
     }
     summaries = await alternateRounds(targets, {
       connections: settings.connections,
       durationSeconds: settings.duration,
       warmupSeconds: settings.warmup,
       rounds: settings.rounds,
+      maxForeignCpu: settings.maxForeignCpu,
+      retries: settings.retries,
+      quietWaitMs: settings.quietWait * 1000,
       onProgress: log,
     });
   } finally {
@@ -176,8 +219,9 @@ async function runScenario(scenario: Scenario, command: string): Promise<void> {
     name: scenario.name,
     title: scenario.title,
     method:
-      `${settings.connections} connections, no pipelining; ${settings.warmup} s warm-up per target, then ${settings.rounds} rounds × ` +
-      `${settings.duration} s alternating ${scenario.targets.map((t) => t.label).join(' → ')}; median of the rounds. ` +
+      `${settings.connections} connections, no pipelining; ${settings.warmup} s warm-up per target, then rounds of ` +
+      `${settings.duration} s (${settings.rounds} per target) alternating ${scenario.targets.map((t) => t.label).join(' → ')}; median of the rounds. Each round waits (≤ ${settings.quietWait} s) for other processes to use ` +
+      `≤ ${settings.maxForeignCpu} % of one CPU, and is redone (≤ ${settings.retries} times) if they used more during it${pin ? '; autocannon pinned to CPU 0, servers to CPU 1' : ''}. ` +
       `Request: ${scenario.request.method} ${scenario.request.path} with ${JSON.stringify(scenario.request.headers ?? {})}.`,
     command,
     machine,
@@ -190,7 +234,7 @@ async function runScenario(scenario: Scenario, command: string): Promise<void> {
     await recordSection(RESULTS, scenario.name, body);
     log(`recorded in ${path.relative(ROOT, RESULTS)}`);
   } else {
-    log('shorter than the defaults: not recorded (BENCH_RECORD=1 to record)');
+    log('shorter than the defaults or profiled: not recorded (BENCH_RECORD=1 to record)');
   }
 }
 
@@ -202,4 +246,11 @@ const benchEnv = Object.keys(process.env)
   .join('');
 const command = `${benchEnv}npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
 
-for (const scenario of selectScenarios(args)) await runScenario(scenario, command);
+let selected: readonly Scenario[];
+try {
+  selected = selectScenarios(args);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(2);
+}
+for (const scenario of selected) await runScenario(scenario, command);

@@ -1,4 +1,6 @@
 import autocannon from 'autocannon';
+import { type CpuUse, cpuUse, sampleCpu } from './cpu.js';
+import { waitForQuiet } from './quiet.js';
 import { median } from './stats.js';
 
 /** What one load round sends; a target's `prepare` step may override parts of it (e.g. a bearer token). */
@@ -19,6 +21,10 @@ export interface LoadSettings {
 export interface RoundResult {
   readonly reqPerSec: number;
   readonly p99Ms: number;
+  /** CPU use during the round (see cpu.ts); undefined off Linux. */
+  readonly cpu?: CpuUse | undefined;
+  /** Other processes used more CPU than allowed even on the last retry: reported, flagged. */
+  readonly disturbed?: boolean;
 }
 
 /**
@@ -43,6 +49,13 @@ export async function loadRound(baseUrl: string, spec: RequestSpec, settings: Lo
   return { reqPerSec: result.requests.average, p99Ms: result.latency.p99 };
 }
 
+/** A round, with who used the CPU meanwhile. */
+async function observedRound(target: LoadTarget, settings: LoadSettings): Promise<RoundResult> {
+  const before = sampleCpu(target.pid);
+  const result = await loadRound(target.baseUrl, target.spec, settings);
+  return { ...result, cpu: cpuUse(before, sampleCpu(target.pid)) };
+}
+
 export interface TargetRounds {
   readonly label: string;
   readonly rounds: readonly RoundResult[];
@@ -56,12 +69,20 @@ export interface TargetSummary extends TargetRounds {
 export interface LoadTarget {
   readonly label: string;
   readonly baseUrl: string;
+  /** The server process, for its CPU use. */
+  readonly pid?: number | undefined;
   readonly spec: RequestSpec;
 }
 
 export interface RoundPlan extends LoadSettings {
   readonly warmupSeconds: number;
   readonly rounds: number;
+  /** A round during which other processes used more CPU than this (% of one CPU) is redone… */
+  readonly maxForeignCpu: number;
+  /** …at most this many times; the last attempt is then kept as it is. */
+  readonly retries: number;
+  /** Before each round, wait up to this long for the machine to be quiet (see quiet.ts). */
+  readonly quietWaitMs: number;
   readonly onProgress?: (line: string) => void;
 }
 
@@ -80,9 +101,19 @@ export async function alternateRounds(targets: readonly LoadTarget[], plan: Roun
   const results = new Map<string, RoundResult[]>(targets.map((t) => [t.label, []]));
   for (let round = 1; round <= plan.rounds; round++) {
     for (const target of targets) {
-      const r = await loadRound(target.baseUrl, target.spec, plan);
+      await waitForQuiet(plan.maxForeignCpu, plan.quietWaitMs, log);
+      let r = await observedRound(target, plan);
+      for (let retry = 1; retry <= plan.retries && (r.cpu?.others ?? 0) > plan.maxForeignCpu; retry++) {
+        log(`round ${round}/${plan.rounds} ${target.label} disturbed (others used ${Math.round(r.cpu?.others ?? 0)} % CPU): redoing it`);
+        await waitForQuiet(plan.maxForeignCpu, plan.quietWaitMs, log);
+        r = await observedRound(target, plan);
+      }
+      if ((r.cpu?.others ?? 0) > plan.maxForeignCpu) r = { ...r, disturbed: true };
       results.get(target.label)?.push(r);
-      log(`round ${round}/${plan.rounds} ${target.label}: ${Math.round(r.reqPerSec)} req/s, p99 ${r.p99Ms} ms`);
+      const cpu = r.cpu
+        ? `; CPU % autocannon ${Math.round(r.cpu.generator)}, server ${Math.round(r.cpu.server)}, others ${Math.round(r.cpu.others)}`
+        : '';
+      log(`round ${round}/${plan.rounds} ${target.label}: ${Math.round(r.reqPerSec)} req/s, p99 ${r.p99Ms} ms${cpu}`);
     }
   }
   return targets.map(({ label }) => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
-/** Where and when a result was measured: figures from different machines do not compare. */
+/** Where, when and what was measured: figures from different machines or code do not compare. */
 export interface Machine {
   readonly date: string;
   readonly cpus: string;
@@ -10,6 +10,8 @@ export interface Machine {
   readonly cpuModel: string;
   readonly node: string;
   readonly loadAverage: string;
+  /** The commit measured, and whether src/ differed from it (the app is measured as it is on disk). */
+  readonly revision: string;
 }
 
 function run(command: string, args: readonly string[]): string {
@@ -37,6 +39,7 @@ export function describeMachine(): Machine {
     memory: memLine?.split(/\s+/)[1] ?? 'unknown',
     cpuModel,
     node: process.version,
+    revision: `${run('git', ['rev-parse', '--short', 'HEAD'])}${run('git', ['status', '--porcelain', '--', 'src']) === '' ? '' : ' + uncommitted changes in src/'}`,
     loadAverage: loadavg()
       .map((n) => n.toFixed(2))
       .join(' '),

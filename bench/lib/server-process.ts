@@ -13,10 +13,13 @@ export interface ServerOptions {
   /** Extra Node flags, e.g. --cpu-prof. */
   readonly nodeArgs?: readonly string[];
   readonly readyTimeoutMs?: number;
+  /** Pin the server (and its children, e.g. PostgreSQL) to this CPU with taskset. */
+  readonly cpu?: number;
 }
 
 export interface RunningServer {
   readonly baseUrl: string;
+  readonly pid: number | undefined;
   readonly stop: () => Promise<void>;
 }
 
@@ -38,7 +41,9 @@ function readyPort(line: string): number | undefined {
  * passed on to our stderr, so stdout stays the report.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.script], {
+  const nodeCommand = [process.execPath, ...(options.nodeArgs ?? []), '--import', 'tsx', options.script];
+  const [command, ...args] = options.cpu === undefined ? nodeCommand : ['taskset', '-c', String(options.cpu), ...nodeCommand];
+  const child = spawn(command as string, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -52,7 +57,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       () => reject(new Error(`${options.label}: not ready after ${options.readyTimeoutMs ?? 60_000} ms`)),
       options.readyTimeoutMs ?? 60_000,
     );
-    child.once('exit', (code, signal) => reject(new Error(`${options.label}: exited before ready (code ${code}, signal ${signal})`)));
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      reject(error);
+    };
+    child.once('error', fail);
+    child.once('exit', (code, signal) => fail(new Error(`${options.label}: exited before ready (code ${code}, signal ${signal})`)));
     lines.on('line', (line) => {
       const found = readyPort(line);
       if (found === undefined) {
@@ -78,5 +88,5 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await exited;
     }
   };
-  return { baseUrl: `http://127.0.0.1:${port}`, stop };
+  return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid, stop };
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import Fastify from 'fastify';
 import { CORS_EXPOSED_HEADERS } from '../../src/plugins/http/cors.js';
 import { API_HEADERS } from '../../src/plugins/http/security-headers.js';
@@ -27,6 +26,8 @@ app.addHook('onRequest', (request, reply, next) => {
 });
 
 if (mode === 'helmet') {
+  // Loaded only in this mode, so the precomputed server carries nothing of helmet.
+  const { default: helmet } = await import('@fastify/helmet');
   await app.register(helmet, {
     contentSecurityPolicy: {
       useDefaults: false,
