@@ -2,30 +2,27 @@ import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 
 /**
- * SEC-001 headers on every response, errors, 404s and preflights included. The values are
- * those `@fastify/helmet` sends, plus Permissions-Policy, computed once here: helmet
- * composes them on every response and costs ~40 % of throughput on this machine
- * (FACTS.md, docs/adr/0003-security-headers.md).
+ * SEC-001 headers on every response, errors, 404s and preflights included: the contract's
+ * set (CONTRACT §3) with `@fastify/helmet`'s values, computed once here. Helmet composes them
+ * on every response (−20 % throughput on this machine, bench/RESULTS.md `helmet`), and its
+ * other headers (COOP, CORP, Origin-Agent-Cluster, X-DNS-Prefetch-Control, …) concern HTML
+ * documents, not a JSON API: every header costs bytes and time on each response
+ * (bench/RESULTS.md `anatomy`). See docs/adr/0003-security-headers.md.
  */
 const COMMON: Readonly<Record<string, string>> = {
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
+  // 0 disables the legacy XSS auditor, which itself enabled attacks (helmet's value).
   'x-xss-protection': '0',
   'referrer-policy': 'no-referrer',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'x-dns-prefetch-control': 'off',
-  'x-download-options': 'noopen',
-  'x-permitted-cross-domain-policies': 'none',
-  'origin-agent-cluster': '?1',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
 };
 
 /** The API serves JSON only: nothing may be loaded, framed or scripted. */
 export const API_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   ...COMMON,
-  'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
 });
 
 /** The documentation page needs its own scripts, styles and inline bootstrapping; only it gets this. */
