@@ -3,6 +3,7 @@ import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { addMember, createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
 import { openStream } from '../../helpers/sse-client.js';
+import { until } from '../../helpers/wait.js';
 
 let db: TestDatabase;
 let server: RunningApp;
@@ -34,15 +35,6 @@ async function publish(op: string, body: Record<string, unknown>, user: TestUser
 }
 
 const key = (op: string) => ({ projectId: project.id, operationId: op });
-
-async function until(check: () => boolean, timeoutMs = 2_000): Promise<number> {
-  const t0 = performance.now();
-  while (!check()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return performance.now() - t0;
-}
 
 describe('operations', () => {
   it('POST creates a pending operation; GET returns it; a terminal status ends it', async () => {

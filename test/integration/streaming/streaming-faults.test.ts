@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/database.js
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
 import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
 import { openStream } from '../../helpers/sse-client.js';
+import { until } from '../../helpers/wait.js';
 
 let db: TestDatabase;
 let redis: RedisServer;
@@ -37,14 +38,6 @@ async function createOperation(server: RunningApp = a): Promise<string> {
   const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'export' }));
   expect(res.status).toBe(201);
   return ((await res.json()) as { id: string }).id;
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const t0 = performance.now();
-  while (!(await check())) {
-    if (performance.now() - t0 > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('several instances on one Redis', () => {

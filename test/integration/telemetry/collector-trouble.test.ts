@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { OtlpReceiver, type ReceiverMode } from '../../helpers/otlp-receiver.js';
 import { freePort, type ServerProcess, spawnServer, TELEMETRY_PRELOAD } from '../../helpers/server-process.js';
+import { until } from '../../helpers/wait.js';
 
 /*
  * The lesson of the original service: its exporter crashed the server. Here the collector
@@ -14,14 +15,6 @@ let receiver: OtlpReceiver;
 let server: ServerProcess;
 let base: string;
 let token: string;
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const t0 = performance.now();
-  while (!(await check())) {
-    if (performance.now() - t0 > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function rssMiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -77,7 +70,7 @@ beforeAll(async () => {
     TELEMETRY_PRELOAD,
   );
   await server.waitForLine(/Server listening|"level":"warn"/, 30_000);
-  await until(async () => (await fetch(`${base}/api/v1/health/live`).catch(() => null))?.status === 200);
+  await until(async () => (await fetch(`${base}/api/v1/health/live`).catch(() => null))?.status === 200, 30_000);
   const login = await fetch(`${base}/api/v1/auth/dev-login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -111,7 +104,7 @@ describe('telemetry isolated from serving', () => {
       body: JSON.stringify({ type: 'progress' }),
     });
     expect(res.status).toBe(503);
-    await until(() => receiver.spans.some((s) => s.attributes.correlation_id === 'trace-503-1'));
+    await until(() => receiver.spans.some((s) => s.attributes.correlation_id === 'trace-503-1'), 30_000);
     const span = receiver.spans.find((s) => s.attributes.correlation_id === 'trace-503-1');
     expect(span?.status.code).toBe(2);
     const exception = span?.events.find((e) => e.name === 'exception');
@@ -125,12 +118,12 @@ describe('telemetry isolated from serving', () => {
     const rssBefore = rssMiB(pid);
     for (const mode of ['closed', 'hang', 'error500'] as ReceiverMode[]) {
       await receiver.setMode(mode);
-      const statuses = await burst(1500);
+      const statuses = await burst(800);
       expect(
         statuses.filter((s) => s !== 200),
         `mode ${mode}`,
       ).toEqual([]);
-      await until(async () => (await telemetryStatus()) === 'degraded');
+      await until(async () => (await telemetryStatus()) === 'degraded', 30_000);
       expect(server.child.exitCode).toBeNull();
     }
     const growth = rssMiB(pid) - rssBefore;
@@ -139,15 +132,15 @@ describe('telemetry isolated from serving', () => {
 
     await receiver.setMode('ok');
     await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'after-outage-1' } });
-    await until(() => receiver.spans.some((s) => s.attributes.correlation_id === 'after-outage-1'), 20_000);
-    await until(async () => (await telemetryStatus()) === 'healthy', 20_000);
+    await until(() => receiver.spans.some((s) => s.attributes.correlation_id === 'after-outage-1'), 30_000);
+    await until(async () => (await telemetryStatus()) === 'healthy', 30_000);
     const warnings = server
       .stdout()
       .split('\n')
       .filter((l) => l.includes('telemetry:'));
     // One line per distinct problem per minute, not one per failed export.
     expect(warnings.length).toBeLessThan(20);
-  }, 120_000);
+  }, 180_000);
 
   it('shuts down within 5 s even with a collector that never answers', async () => {
     await receiver.setMode('hang');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.js';
 import { freePort, type ServerProcess, spawnServer, TELEMETRY_PRELOAD } from '../../helpers/server-process.js';
+import { until } from '../../helpers/wait.js';
 
 /*
  * The real entry point with the telemetry preload, exporting OTLP/HTTP JSON to a test
@@ -12,14 +13,6 @@ let receiver: OtlpReceiver;
 let server: ServerProcess;
 let base: string;
 let token: string;
-
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const t0 = performance.now();
-  while (!check()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${base}${path}`, {
@@ -81,7 +74,7 @@ describe('traces (REQ-010)', () => {
       headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'trace-read-1' },
     });
     expect(res.status).toBe(200);
-    await until(() => trace('trace-read-1').all.filter((s) => s.scope.includes('pg')).length >= 3);
+    await until(() => trace('trace-read-1').all.filter((s) => s.scope.includes('pg')).length >= 3, 10_000);
     const { root, all } = trace('trace-read-1');
     expect(root?.kind).toBe(2); // SERVER
     expect(root?.attributes).toMatchObject({
@@ -105,7 +98,7 @@ describe('traces (REQ-010)', () => {
       { 'x-correlation-id': 'trace-redis-1' },
     );
     expect(res.status).toBe(202);
-    await until(() => trace('trace-redis-1').all.some((s) => s.scope.includes('ioredis')));
+    await until(() => trace('trace-redis-1').all.some((s) => s.scope.includes('ioredis')), 10_000);
     const { root, all } = trace('trace-redis-1');
     const redisSpan = all.find((s) => s.scope.includes('ioredis'));
     expect(redisSpan?.traceId).toBe(root?.traceId);
@@ -116,14 +109,14 @@ describe('traces (REQ-010)', () => {
     await fetch(`${base}/api/v1/auth/me`, {
       headers: { authorization: `Bearer ${token}`, traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-correlation-id': 'trace-parent-1' },
     });
-    await until(() => trace('trace-parent-1').root !== undefined);
+    await until(() => trace('trace-parent-1').root !== undefined, 10_000);
     expect(trace('trace-parent-1').root?.traceId).toBe(traceId);
     expect(trace('trace-parent-1').root?.parentSpanId).toBe('00f067aa0ba902b7');
   });
 
   it('log lines of a traced request carry the trace_id and span_id of its server span', async () => {
     await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'trace-log-1' } });
-    await until(() => trace('trace-log-1').root !== undefined);
+    await until(() => trace('trace-log-1').root !== undefined, 10_000);
     const root = trace('trace-log-1').root;
     const line = server
       .stdout()
@@ -137,13 +130,16 @@ describe('traces (REQ-010)', () => {
   it('a client error (4xx) is not marked as a server error', async () => {
     const res = await fetch(`${base}/api/v1/projects`, { headers: { authorization: 'Bearer x', 'x-correlation-id': 'trace-401-1' } });
     expect(res.status).toBe(401);
-    await until(() => trace('trace-401-1').root !== undefined);
+    await until(() => trace('trace-401-1').root !== undefined, 10_000);
     expect(trace('trace-401-1').root?.status.code ?? 0).not.toBe(2);
     expect(trace('trace-401-1').root?.events.filter((e) => e.name === 'exception')).toEqual([]);
   });
 
   it('exports HTTP and pool metrics', async () => {
-    await until(() => receiver.metricNames.has('http.server.request.duration') && receiver.metricNames.has('db.client.connection.count'));
+    await until(
+      () => receiver.metricNames.has('http.server.request.duration') && receiver.metricNames.has('db.client.connection.count'),
+      10_000,
+    );
     expect(receiver.metricNames.has('jeex.sse.connections')).toBe(true);
   });
 
