@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -11,17 +10,7 @@ export interface ServerProcess {
   readonly waitForLine: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/lib/free-port.js';
 
 /** The same preload the production command uses (`node --import <preload> <server>`). */
 export const TELEMETRY_PRELOAD = ['--import', './src/telemetry/preload.ts'];
