@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
+import { propagateCorrelationId } from '../../lib/outgoing-correlation.js';
 import { requestContext } from '../../lib/request-context.js';
 
 /** CONTRACT §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
@@ -23,6 +24,7 @@ export function correlationIdFor(req: IncomingMessage): string {
  * AsyncLocalStorage context, so log lines from any depth carry the correlation id.
  */
 const correlationId: FastifyPluginCallback = (app, _opts, done) => {
+  propagateCorrelationId();
   app.addHook('onRequest', (request, reply, next) => {
     reply.header('x-correlation-id', request.id);
     requestContext.run({ correlation_id: request.id }, next);

@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sql } from 'kysely';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
@@ -11,7 +14,15 @@ const ECHO_BODY = Type.Object(
   { additionalProperties: false },
 );
 
+/** A peer the app calls out to: it answers with the headers it received. */
+const echo = {
+  server: createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.headers))),
+  url: '',
+};
+
 beforeAll(async () => {
+  await new Promise<void>((resolve) => echo.server.listen(0, '127.0.0.1', resolve));
+  echo.url = `http://127.0.0.1:${(echo.server.address() as AddressInfo).port}`;
   db = await createTestDatabase();
   server = await startApp(
     { DATABASE_URL: db.url, BODY_LIMIT_BYTES: '2048' },
@@ -22,6 +33,14 @@ beforeAll(async () => {
         app.post('/test-only/echo', { config: { public: true }, schema: { body: ECHO_BODY } }, async (req) => req.body);
         app.get('/test-only/boom', { config: { public: true } }, async () => {
           throw new Error('secret internals: SELECT password FROM users');
+        });
+        app.get('/test-only/own-query', { config: { public: true } }, async () => {
+          const { rows } = await sql<{ query: string }>`select query from pg_stat_activity where pid = pg_backend_pid()`.execute(app.db);
+          return { query: rows[0]?.query ?? '' };
+        });
+        app.get('/test-only/outgoing', { config: { public: true } }, async () => {
+          const res = await fetch(`${echo.url}/echo`);
+          return (await res.json()) as Record<string, unknown>;
         });
         app.get('/test-only/query', { config: { public: true } }, async () => {
           const row = await app.db
@@ -36,6 +55,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  echo.server.close();
   await server?.close();
   await db?.drop();
 });
@@ -107,6 +127,19 @@ describe('error responses (CONTRACT §4)', () => {
     const err = line?.err as { stack?: string; message?: string };
     expect(err.message).toContain('secret internals');
     expect(err.stack).toContain('errors-and-logs.test.ts');
+  });
+});
+
+describe('correlation beyond the process (OBS-001)', () => {
+  it('each SQL statement carries the correlation id to PostgreSQL as a sqlcommenter comment', async () => {
+    const res = await server.request('/test-only/own-query', { headers: { 'x-correlation-id': 'sql-42:x' } });
+    const { query } = (await res.json()) as { query: string };
+    expect(query).toMatch(/\/\*correlation_id='sql-42%3Ax'\*\/$/);
+  });
+
+  it('outgoing HTTP calls carry the request’s X-Correlation-ID', async () => {
+    const res = await server.request('/test-only/outgoing', { headers: { 'x-correlation-id': 'out-7' } });
+    expect(((await res.json()) as Record<string, string>)['x-correlation-id']).toBe('out-7');
   });
 });
 
