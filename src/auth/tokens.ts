@@ -42,6 +42,11 @@ export class TokenService {
    * checked. Every failure is the same 401, with the reason only in the log.
    */
   async verify(token: string): Promise<string> {
+    return (await this.verifyClaims(token)).sub;
+  }
+
+  /** The verified subject and expiry (ms since epoch). */
+  async verifyClaims(token: string): Promise<{ sub: string; expiresAt: number }> {
     try {
       const { payload } = await jwtVerify(token, this.keys.publicKey, {
         algorithms: ['RS256'],
@@ -51,7 +56,7 @@ export class TokenService {
         requiredClaims: ['sub', 'exp', 'iat'],
       });
       if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new UnauthorizedError('Invalid token subject');
-      return payload.sub;
+      return { sub: payload.sub, expiresAt: (payload.exp ?? 0) * 1000 };
     } catch (error) {
       if (error instanceof UnauthorizedError) throw error;
       if (error instanceof errors.JWTExpired) throw new UnauthorizedError('Token expired');

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { User } from '../db/types.js';
+import type { Project, User } from '../db/types.js';
 import type { ProjectScope } from '../repositories/project-scope.js';
 import { InternalError } from './errors.js';
 
@@ -7,6 +7,12 @@ import { InternalError } from './errors.js';
 export function userOf(request: FastifyRequest): User {
   if (request.user === null) throw new InternalError('route reached without authentication');
   return request.user;
+}
+
+/** The project row the guard read with the membership (a `{project_id}` route). */
+export function projectRowOf(request: FastifyRequest): Project {
+  if (request.projectRow === null) throw new InternalError('route reached without a project scope');
+  return request.projectRow;
 }
 
 /** The project scope of a `{project_id}` route (set by the project-access guard). */

@@ -10,6 +10,8 @@ export interface Membership {
   readonly userId: string;
   readonly role: ProjectRole;
   readonly language: string;
+  /** The project row itself, read in the same query, so a plain read needs no second one. */
+  readonly project: Project;
 }
 
 export interface ProjectChanges {
@@ -20,15 +22,19 @@ export interface ProjectChanges {
 
 export class ProjectsRepository extends ScopedRepository {
   /** The one query behind the access guard: the caller's role in a live (not deleted) project. */
-  findMembership(projectId: string, userId: string): Promise<Membership | undefined> {
-    return this.db
+  async findMembership(projectId: string, userId: string): Promise<Membership | undefined> {
+    const row = await this.db
       .selectFrom('projectMembers as m')
       .innerJoin('projects as p', 'p.id', 'm.projectId')
-      .select(['m.projectId', 'm.userId', 'm.role', 'p.language'])
+      .selectAll('p')
+      .select(['m.userId', 'm.role'])
       .where('m.projectId', '=', projectId)
       .where('m.userId', '=', userId)
       .where('p.isDeleted', '=', false)
       .executeTakeFirst();
+    if (!row) return undefined;
+    const { userId: memberId, role, ...project } = row;
+    return { projectId: project.id, userId: memberId, role, language: project.language, project };
   }
 
   /** Creates the project and its owner membership; call inside a transaction. */

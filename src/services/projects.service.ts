@@ -35,12 +35,6 @@ export class ProjectsService {
     return this.projects.listForUser(userId, page, status);
   }
 
-  async get(scope: ProjectScope) {
-    const project = await this.projects.get(scope);
-    if (!project) throw new NotFoundError(`Project ${scope.projectId} not found`);
-    return project;
-  }
-
   async update(scope: ProjectScope, changes: ProjectChanges) {
     const project = await this.projects.update(scope, { ...changes, ...(changes.name ? { name: changes.name.trim() } : {}) });
     if (!project) throw new NotFoundError(`Project ${scope.projectId} not found`);

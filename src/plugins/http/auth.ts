@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { IdentityCache } from '../../auth/identity-cache.js';
 import { loadSigningKeys, type SigningKeys } from '../../auth/keys.js';
 import { TokenService } from '../../auth/tokens.js';
 import type { Config } from '../../config.js';
@@ -54,10 +55,19 @@ const auth: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => 
   app.decorate('tokens', tokens);
   app.decorateRequest('user', null);
 
-  const authenticate = async (request: FastifyRequest): Promise<void> => {
-    const userId = await tokens.verify(bearerToken(request));
-    const user = await users.findById(userId);
+  const cache = new IdentityCache();
+  const identify = async (token: string): Promise<User> => {
+    const cached = cache.get(token);
+    if (cached) return cached;
+    const { sub, expiresAt } = await tokens.verifyClaims(token);
+    const user = await users.findById(sub);
     if (user === undefined) throw new UnauthorizedError('Unknown user');
+    cache.set(token, user, expiresAt);
+    return user;
+  };
+
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
+    const user = await identify(bearerToken(request));
     request.user = user;
     const ctx = currentContext();
     if (ctx) ctx.user_id = user.id;

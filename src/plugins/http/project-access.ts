@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Project } from '../../db/types.js';
 import { ForbiddenError, ValidationError } from '../../lib/errors.js';
 import { currentContext } from '../../lib/request-context.js';
 import { appendRouteHook } from '../../lib/route-hooks.js';
@@ -11,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller's scope in the route's project; set by the guard on every `{project_id}` route. */
     project: ProjectScope | null;
+    /** The project row as the guard read it (same query as the membership). */
+    projectRow: Project | null;
   }
 }
 
@@ -26,6 +29,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
   const projects = new ProjectsRepository(app.db);
   app.decorateRequest('project', null);
+  app.decorateRequest('projectRow', null);
 
   const guard = async (request: FastifyRequest): Promise<void> => {
     const needed = request.routeOptions.config.projectRole ?? 'owner';
@@ -36,9 +40,11 @@ const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
     const user = request.user;
     const membership = user ? await projects.findMembership(projectId.toLowerCase(), user.id) : undefined;
     if (membership === undefined) throw new ForbiddenError(`You do not have access to project ${projectId}`);
-    const scope = grantScope(membership);
+    const { project, ...access } = membership;
+    const scope = grantScope(access);
     if (!hasRole(scope, needed)) throw new ForbiddenError(`This action requires the ${needed} role in the project`);
     request.project = scope;
+    request.projectRow = project;
     const ctx = currentContext();
     if (ctx) ctx.project_id = scope.projectId;
     trace.getActiveSpan()?.setAttribute('project_id', scope.projectId);

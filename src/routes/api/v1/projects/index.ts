@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { scopeOf, userOf } from '../../../../lib/request-identity.js';
+import { projectRowOf, scopeOf, userOf } from '../../../../lib/request-identity.js';
 import type { MemberRow } from '../../../../repositories/members.repository.js';
 import type { ProjectWithRole } from '../../../../repositories/projects.repository.js';
 import { ProjectsService } from '../../../../services/projects.service.js';
@@ -88,7 +88,8 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ProjectPublic, ...errorResponses(401, 403, 404, 422, 429, 503) },
       },
     },
-    async (request) => toProjectPublic(await service.get(scopeOf(request))),
+    // The guard has just read the row with the membership: no second query.
+    async (request) => toProjectPublic({ ...projectRowOf(request), role: scopeOf(request).role }),
   );
 
   app.patch(
