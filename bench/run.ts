@@ -1,14 +1,22 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { alternateRounds, type LoadTarget, type RequestSpec } from './lib/load.js';
+import { userWithProject } from './lib/api.js';
+import { alternateRounds, type LoadTarget, type RequestSpec, type TargetSummary } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
-import { type Ratio, recordSection, section } from './lib/report.js';
+import { type ExtraColumn, type LatencyGoal, type Ratio, recordSection, section } from './lib/report.js';
 import { type RunningServer, startServer } from './lib/server-process.js';
+import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
+import { repoReadScenario } from './scenarios/repo-read.js';
+import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
+import { sseFanoutScenario } from './scenarios/sse-fanout.js';
+import { startupScenario } from './scenarios/startup.js';
 
 /**
  * Load benchmark harness: `npm run bench [-- <scenario…|all>]`. autocannon runs here; each
  * server runs in its own child process so the two do not share an event loop (on 2 vCPUs
  * they still share the machine — the reason rounds are interleaved and medians reported).
+ * Scenarios that are not a request/response load (start-up, a micro-benchmark, SSE fan-out)
+ * bring their own `run` (bench/scenarios/) and write their own section.
  */
 
 interface Target {
@@ -18,11 +26,23 @@ interface Target {
   /** A script in bench/servers. */
   readonly server: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** Config variables for bench/servers/app.ts (passed as BENCH_APP_ENV). */
+  readonly appEnv?: Readonly<Record<string, string>>;
+  /** Modules to --import after tsx (the telemetry preload, as the production start loads it). */
+  readonly imports?: readonly string[];
+  /**
+   * Serve this target from the process started for an earlier target: two routes of one app
+   * compared in one process, so a difference between app processes cannot pass for one
+   * between the routes.
+   */
+  readonly sameServerAs?: string;
+  /** What the target needs beside its server (its own Redis, OTLP receiver); see scenarios/resources.ts. */
+  readonly resources?: () => Promise<TargetResources>;
   /** Once the server is up and before any load: create data, log in…; its request parts override the scenario's. */
   readonly prepare?: (baseUrl: string) => Promise<Partial<RequestSpec>>;
 }
 
-interface Scenario {
+interface LoadScenario {
   readonly name: string;
   readonly title: string;
   /** Run only when named (or with `all`): a comparison made once to justify a decision. */
@@ -31,7 +51,21 @@ interface Scenario {
   /** The first target is the baseline of the table's last column. */
   readonly targets: readonly Target[];
   readonly ratios: readonly Ratio[];
+  readonly latencyGoals?: readonly LatencyGoal[];
+  /** Columns the targets' resources fill in, in this order. */
+  readonly columns?: readonly string[];
+  /** Said once under the method: what is special about this scenario's setup. */
+  readonly setup?: string;
 }
+
+interface CustomScenario {
+  readonly name: string;
+  readonly title: string;
+  readonly oneOff?: boolean;
+  readonly run: (ctx: ScenarioContext) => Promise<ScenarioResult>;
+}
+
+type Scenario = LoadScenario | CustomScenario;
 
 /**
  * The allowed browser origin is sent so that CORS does its full work (allow-origin,
@@ -54,6 +88,48 @@ const PRECOMPUTED: Target = {
   env: { SECURITY_HEADERS: 'precomputed' },
 };
 
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RESULTS = path.join(import.meta.dirname, 'RESULTS.md');
+
+/** Rate limits off: the default (300/min per IP) would reject a load run within a second. */
+const LIMITS_OFF = { RATE_LIMIT_PER_MINUTE_IP: '0', RATE_LIMIT_PER_MINUTE_USER: '0', RATE_LIMIT_PER_MINUTE_PROJECT: '0' } as const;
+/**
+ * Limits on but never reached: the config's maximum, 1,000,000 per minute each. A load run
+ * sends at most a few hundred thousand requests a minute, so every request is checked and
+ * counted, and none is rejected (a 429 would fail the round).
+ */
+const LIMITS_HIGH = {
+  RATE_LIMIT_PER_MINUTE_IP: '1000000',
+  RATE_LIMIT_PER_MINUTE_USER: '1000000',
+  RATE_LIMIT_PER_MINUTE_PROJECT: '1000000',
+} as const;
+
+/**
+ * The authenticated project read (issue 4): a user signed in with dev-login, its own project,
+ * `GET /api/v1/projects/{id}` with the bearer token — token verification, the user's row, the
+ * membership, the project row. Every answer must be the body of the first one.
+ */
+async function projectRead(baseUrl: string): Promise<Partial<RequestSpec>> {
+  const { token, projectId } = await userWithProject(baseUrl);
+  const spec = { path: `/api/v1/projects/${projectId}`, headers: { authorization: `Bearer ${token}` } };
+  const res = await fetch(`${baseUrl}${spec.path}`, { headers: { ...LIVE.headers, ...spec.headers } });
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`project read answered ${res.status} ${body.slice(0, 200)}`);
+  return { ...spec, expectBody: body };
+}
+
+/** The same, and a check that the limiter really ran (its headers are on the answer). */
+async function limitedProjectRead(baseUrl: string): Promise<Partial<RequestSpec>> {
+  const spec = await projectRead(baseUrl);
+  const res = await fetch(`${baseUrl}${spec.path}`, { headers: { ...spec.headers } });
+  await res.arrayBuffer();
+  if (!res.headers.get('ratelimit-policy')) throw new Error('rate limits on, but the answer has no RateLimit-Policy header');
+  return spec;
+}
+
+const PRELOAD = ['./src/telemetry/preload.ts'];
+const TRACED_APP = { server: 'app.ts', imports: PRELOAD, appEnv: LIMITS_OFF, prepare: projectRead } as const;
+
 const SCENARIOS: readonly Scenario[] = [
   {
     name: 'health',
@@ -61,6 +137,109 @@ const SCENARIOS: readonly Scenario[] = [
     request: LIVE,
     targets: [BARE, APP],
     ratios: [{ numerator: 'app', denominator: 'bare', min: 0.7 }],
+  },
+  {
+    name: 'project-read',
+    title: 'authenticated GET /api/v1/projects/{id} next to GET /api/v1/health/live, one app process',
+    request: LIVE,
+    targets: [
+      { label: 'live', description: 'GET /api/v1/health/live (no auth, no database)', server: 'app.ts', appEnv: LIMITS_OFF },
+      {
+        label: 'project',
+        description: 'GET /api/v1/projects/{id} with a bearer token: authentication, project access (membership), the project',
+        server: 'app.ts',
+        sameServerAs: 'live',
+        prepare: projectRead,
+      },
+    ],
+    ratios: [{ numerator: 'project', denominator: 'live', min: 0.25 }],
+    latencyGoals: [{ label: 'project', maxP99Ms: 20 }],
+    setup: 'Both targets are the same app process (embedded PostgreSQL, no Redis, rate limits 0), LOG_LEVEL=warn.',
+  },
+  {
+    name: 'tracing',
+    title: 'the authenticated project read with tracing off, every request sampled, 10 % sampled, and a dead collector',
+    oneOff: true,
+    request: LIVE,
+    targets: [
+      { label: 'off', description: 'telemetry preload, no OTLP endpoint (installs nothing)', ...TRACED_APP },
+      {
+        label: 'all',
+        description: 'every request sampled (parentbased_always_on), exported to a local receiver',
+        ...TRACED_APP,
+        env: { OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
+        resources: otlpReceiver('all', ROOT, true),
+      },
+      {
+        label: 'ratio10',
+        description: 'parentbased_traceidratio 0.1, exported to a local receiver',
+        ...TRACED_APP,
+        env: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+        resources: otlpReceiver('ratio10', ROOT, false),
+      },
+      {
+        label: 'dead',
+        description: 'every request sampled, endpoint a closed port (ECONNREFUSED)',
+        ...TRACED_APP,
+        env: { OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
+        resources: deadEndpoint(),
+      },
+    ],
+    ratios: [
+      { numerator: 'all', denominator: 'off', min: 0.5 },
+      { numerator: 'ratio10', denominator: 'off', min: 0.75 },
+      // "No worse than a live one", within the ±5 % that separates runs of identical code here.
+      { numerator: 'dead', denominator: 'all', min: 0.95 },
+    ],
+    columns: [SPANS_COLUMN],
+    setup:
+      'Four app processes started as production starts them (`--import ./src/telemetry/preload.ts`, through tsx), no Redis, rate limits 0, ' +
+      'LOG_LEVEL=warn; OTLP/HTTP JSON (the exporter src/telemetry/sdk.ts uses), metrics exported every 15 s to the same endpoint. ' +
+      "Each traced target has its own receiver process (bench/servers/otlp-receiver.ts, counts spans); its CPU is not the server's. " +
+      'Spans per request = spans the receiver got ÷ requests the target answered under load (warm-up included); "one request alone" = the spans of a single request sent before the load.',
+  },
+  {
+    name: 'rate-limit',
+    title: 'the authenticated project read with rate limits on (Redis) vs off',
+    oneOff: true,
+    request: LIVE,
+    targets: [
+      {
+        label: 'off',
+        description: 'RATE_LIMIT_PER_MINUTE_* = 0 (no limiter hook), REDIS_URL set',
+        server: 'app.ts',
+        appEnv: LIMITS_OFF,
+        resources: ownRedis('off'),
+        prepare: projectRead,
+      },
+      {
+        label: 'on',
+        description: 'ip, user and project limits of 1,000,000/min each (never reached), Redis store',
+        server: 'app.ts',
+        appEnv: LIMITS_HIGH,
+        resources: ownRedis('on'),
+        prepare: limitedProjectRead,
+      },
+    ],
+    ratios: [{ numerator: 'on', denominator: 'off', min: 0.9 }],
+    columns: [REDIS_COLUMN],
+    setup:
+      "Each target has its own redis-server (no persistence), whose CPU is counted with the server's; LOG_LEVEL=warn. The limiter keeps a " +
+      'sliding-window log (a sorted set per key, one entry per admitted request over the last minute): with limits this high every set ' +
+      'holds every request of the last minute, the largest it can get.',
+  },
+  {
+    name: 'startup',
+    title: 'process start to ready with the embedded PostgreSQL: first start (initdb) and warm restart',
+    oneOff: true,
+    run: startupScenario,
+  },
+  { name: 'repo-read', title: 'a repository read (Kysely) vs the same SQL through pg, no HTTP', oneOff: true, run: repoReadScenario },
+  {
+    name: 'sse-fanout',
+    title: 'one operation streamed to N SSE clients, events published through the API with Redis',
+    oneOff: true,
+    run: sseFanoutScenario,
   },
   {
     name: 'helmet',
@@ -110,9 +289,6 @@ const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const RESULTS = path.join(import.meta.dirname, 'RESULTS.md');
-
 function intFromEnv(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -140,13 +316,15 @@ if (pin) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdi
 
 // A short smoke run, or a profiled one (the profiler slows the servers), must not overwrite a
 // real measurement in RESULTS.md.
-const record =
+const profiled = Boolean(process.env.BENCH_CPU_PROF);
+const recordLoad =
   process.env.BENCH_RECORD === '1' ||
   (process.env.BENCH_RECORD !== '0' &&
-    !process.env.BENCH_CPU_PROF &&
+    !profiled &&
     settings.duration >= DEFAULTS.duration &&
     settings.rounds >= DEFAULTS.rounds &&
     settings.warmup >= DEFAULTS.warmup);
+const recordCustom = (full: boolean) => process.env.BENCH_RECORD === '1' || (process.env.BENCH_RECORD !== '0' && !profiled && full);
 
 function selectScenarios(args: readonly string[]): readonly Scenario[] {
   if (args.includes('all')) return SCENARIOS;
@@ -177,30 +355,48 @@ function cpuProfArgs(scenario: string, label: string): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`, `--cpu-prof-name=${scenario}-${label}.cpuprofile`];
 }
 
-async function runScenario(scenario: Scenario, command: string): Promise<void> {
+async function runLoadScenario(scenario: LoadScenario, command: string): Promise<void> {
   const log = (line: string) => console.error(`[${scenario.name}] ${line}`);
   const machine = describeMachine();
-  const servers: RunningServer[] = [];
+  const servers = new Map<string, RunningServer>();
+  const resources = new Map<string, TargetResources>();
   const targets: LoadTarget[] = [];
-  let summaries: Awaited<ReturnType<typeof alternateRounds>>;
+  let summaries: TargetSummary[];
+  const cells = new Map<string, Map<string, string>>();
+  const notes: string[] = [];
   try {
     // Started one after the other: the app's first start initialises a PostgreSQL cluster.
     for (const target of scenario.targets) {
-      log(`starting ${target.label} (${target.server})`);
-      const server = await startServer({
-        label: `${scenario.name}/${target.label}`,
-        script: path.join(import.meta.dirname, 'servers', target.server),
-        cwd: ROOT,
-        ...(target.env ? { env: target.env } : {}),
-        nodeArgs: cpuProfArgs(scenario.name, target.label),
-        ...(pin ? { cpu: 1 } : {}),
-      });
-      servers.push(server);
+      const own = target.resources ? await target.resources() : undefined;
+      if (own) resources.set(target.label, own);
+      let server = target.sameServerAs === undefined ? undefined : servers.get(target.sameServerAs);
+      if (target.sameServerAs !== undefined && !server) throw new Error(`${target.label}: no earlier target ${target.sameServerAs}`);
+      if (!server) {
+        log(`starting ${target.label} (${target.server})`);
+        const appEnv = { ...target.appEnv, ...own?.appEnv };
+        server = await startServer({
+          label: `${scenario.name}/${target.label}`,
+          script: path.join(import.meta.dirname, 'servers', target.server),
+          cwd: ROOT,
+          env: { ...target.env, ...own?.env, ...(Object.keys(appEnv).length > 0 ? { BENCH_APP_ENV: JSON.stringify(appEnv) } : {}) },
+          nodeArgs: cpuProfArgs(scenario.name, target.label),
+          ...(target.imports ? { imports: target.imports } : {}),
+          ...(pin ? { cpu: 1 } : {}),
+        });
+        servers.set(target.label, server);
+      }
       const override = (await target.prepare?.(server.baseUrl)) ?? {};
       const spec: RequestSpec = { ...scenario.request, ...override, headers: { ...scenario.request.headers, ...override.headers } };
       await check(target.label, server.baseUrl, spec);
-      targets.push({ label: target.label, baseUrl: server.baseUrl, pid: server.pid, spec });
+      targets.push({
+        label: target.label,
+        baseUrl: server.baseUrl,
+        pid: server.pid,
+        spec,
+        ...(own?.companionPids ? { companionPids: own.companionPids } : {}),
+      });
     }
+    for (const target of targets) await resources.get(target.label)?.beforeLoad?.(target);
     summaries = await alternateRounds(targets, {
       connections: settings.connections,
       durationSeconds: settings.duration,
@@ -211,10 +407,21 @@ async function runScenario(scenario: Scenario, command: string): Promise<void> {
       quietWaitMs: settings.quietWait * 1000,
       onProgress: log,
     });
+    for (const summary of summaries) {
+      const report = await resources.get(summary.label)?.afterLoad?.(summary.served);
+      for (const [header, cell] of Object.entries(report?.cells ?? {})) {
+        const column = cells.get(header) ?? new Map<string, string>();
+        column.set(summary.label, cell);
+        cells.set(header, column);
+      }
+      notes.push(...(report?.notes ?? []));
+    }
   } finally {
-    for (const server of servers) await server.stop();
+    for (const server of servers.values()) await server.stop();
+    for (const own of resources.values()) await own.stop();
   }
 
+  const extraColumns: ExtraColumn[] = (scenario.columns ?? []).map((header) => ({ header, cells: cells.get(header) ?? new Map() }));
   const body = section({
     name: scenario.name,
     title: scenario.title,
@@ -222,16 +429,43 @@ async function runScenario(scenario: Scenario, command: string): Promise<void> {
       `${settings.connections} connections, no pipelining; ${settings.warmup} s warm-up per target, then rounds of ` +
       `${settings.duration} s (${settings.rounds} per target) alternating ${scenario.targets.map((t) => t.label).join(' → ')}; median of the rounds. Each round waits (≤ ${settings.quietWait} s) for other processes to use ` +
       `≤ ${settings.maxForeignCpu} % of one CPU, and is redone (≤ ${settings.retries} times) if they used more during it${pin ? '; autocannon pinned to CPU 0, servers to CPU 1' : ''}. ` +
-      `Request: ${scenario.request.method} ${scenario.request.path} with ${JSON.stringify(scenario.request.headers ?? {})}.`,
+      `Request: ${scenario.request.method} ${scenario.request.path} with ${JSON.stringify(scenario.request.headers ?? {})}` +
+      `${scenario.targets.some((t) => t.prepare) ? ', or the path and bearer token a target prepares (dev-login, a project of its own)' : ''}.` +
+      `${scenario.setup ? ` ${scenario.setup}` : ''}`,
     command,
     machine,
     summaries,
     describe: (label) => scenario.targets.find((t) => t.label === label)?.description ?? label,
     ratios: scenario.ratios,
+    ...(scenario.latencyGoals ? { latencyGoals: scenario.latencyGoals } : {}),
+    extraColumns,
+    notes,
   });
   process.stdout.write(`${body}\n\n`);
-  if (record) {
+  if (recordLoad) {
     await recordSection(RESULTS, scenario.name, body);
+    log(`recorded in ${path.relative(ROOT, RESULTS)}`);
+  } else {
+    log('shorter than the defaults or profiled: not recorded (BENCH_RECORD=1 to record)');
+  }
+}
+
+async function runCustomScenario(scenario: CustomScenario, command: string): Promise<void> {
+  const log = (line: string) => console.error(`[${scenario.name}] ${line}`);
+  const result = await scenario.run({
+    name: scenario.name,
+    title: scenario.title,
+    root: ROOT,
+    command,
+    machine: describeMachine(),
+    cpuProfArgs: (label) => cpuProfArgs(scenario.name, label),
+    maxForeignCpu: settings.maxForeignCpu,
+    quietWaitMs: settings.quietWait * 1000,
+    log,
+  });
+  process.stdout.write(`${result.body}\n\n`);
+  if (recordCustom(result.full)) {
+    await recordSection(RESULTS, scenario.name, result.body);
     log(`recorded in ${path.relative(ROOT, RESULTS)}`);
   } else {
     log('shorter than the defaults or profiled: not recorded (BENCH_RECORD=1 to record)');
@@ -253,4 +487,7 @@ try {
   console.error(error instanceof Error ? error.message : error);
   process.exit(2);
 }
-for (const scenario of selected) await runScenario(scenario, command);
+for (const scenario of selected) {
+  if ('run' in scenario) await runCustomScenario(scenario, command);
+  else await runLoadScenario(scenario, command);
+}

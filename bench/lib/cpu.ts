@@ -6,11 +6,14 @@ import { readdirSync, readFileSync } from 'node:fs';
  *   suites on it; a round they disturbed is not a measurement of our server.
  * - generator: this process (autocannon). Near 100 % it, not the server, sets the ceiling.
  * - server: the target's process tree (with its PostgreSQL).
+ * - serverProcess: the server's own process alone (Node, its threads; not PostgreSQL), which
+ *   tells whether the app or its database was the busier.
  */
 export interface CpuUse {
   readonly others: number;
   readonly generator: number;
   readonly server: number;
+  readonly serverProcess: number;
 }
 
 interface Sample {
@@ -24,6 +27,7 @@ interface Sample {
   readonly ours: number;
   readonly generator: number;
   readonly server: number;
+  readonly serverProcess: number;
 }
 
 const TICKS_PER_SECOND = 100;
@@ -68,7 +72,12 @@ function treeTicks(procs: Map<number, { ppid: number; ticks: number }>, root: nu
   return total;
 }
 
-export function sampleCpu(serverPid: number | undefined): Sample | undefined {
+/**
+ * `server` may name several process trees: the app and what stands in for its own
+ * infrastructure (a redis-server the bench started for it), so their CPU counts as the server's.
+ */
+export function sampleCpu(server: number | readonly number[] | undefined): Sample | undefined {
+  const roots = server === undefined ? [] : typeof server === 'number' ? [server] : server;
   try {
     const procs = processes();
     return {
@@ -76,7 +85,8 @@ export function sampleCpu(serverPid: number | undefined): Sample | undefined {
       machine: machineBusy(),
       ours: treeTicks(procs, process.pid),
       generator: procs.get(process.pid)?.ticks ?? 0,
-      server: serverPid === undefined ? 0 : treeTicks(procs, serverPid),
+      server: roots.reduce((sum, pid) => sum + treeTicks(procs, pid), 0),
+      serverProcess: roots[0] === undefined ? 0 : (procs.get(roots[0])?.ticks ?? 0),
     };
   } catch {
     return undefined;
@@ -91,5 +101,16 @@ export function cpuUse(from: Sample | undefined, to: Sample | undefined): CpuUse
     others: perCent(to.machine - from.machine - (to.ours - from.ours)),
     generator: perCent(to.generator - from.generator),
     server: perCent(to.server - from.server),
+    serverProcess: perCent(to.serverProcess - from.serverProcess),
   };
+}
+
+/** CPU seconds used so far by each process tree (its root and every descendant). */
+export function treeCpuSeconds(roots: readonly number[]): number[] {
+  try {
+    const procs = processes();
+    return roots.map((pid) => treeTicks(procs, pid) / TICKS_PER_SECOND);
+  } catch {
+    return roots.map(() => Number.NaN);
+  }
 }

@@ -20,6 +20,11 @@ export interface LoadSettings {
 
 export interface RoundResult {
   readonly reqPerSec: number;
+  /**
+   * Requests sent during the round (autocannon's requests.sent): the answered ones and the
+   * few still in flight when the round stopped, which the server completes all the same.
+   */
+  readonly served: number;
   readonly p99Ms: number;
   /** CPU use during the round (see cpu.ts); undefined off Linux. */
   readonly cpu?: CpuUse | undefined;
@@ -46,14 +51,15 @@ export async function loadRound(baseUrl: string, spec: RequestSpec, settings: Lo
     throw new Error(`round against ${result.url} had failures: ${JSON.stringify(bad)}`);
   }
   // requests.average is the mean of autocannon's per-second samples over the round.
-  return { reqPerSec: result.requests.average, p99Ms: result.latency.p99 };
+  return { reqPerSec: result.requests.average, p99Ms: result.latency.p99, served: result.requests.sent };
 }
 
 /** A round, with who used the CPU meanwhile. */
 async function observedRound(target: LoadTarget, settings: LoadSettings): Promise<RoundResult> {
-  const before = sampleCpu(target.pid);
+  const pids = [...(target.pid === undefined ? [] : [target.pid]), ...(target.companionPids ?? [])];
+  const before = sampleCpu(pids);
   const result = await loadRound(target.baseUrl, target.spec, settings);
-  return { ...result, cpu: cpuUse(before, sampleCpu(target.pid)) };
+  return { ...result, cpu: cpuUse(before, sampleCpu(pids)) };
 }
 
 export interface TargetRounds {
@@ -64,6 +70,11 @@ export interface TargetRounds {
 export interface TargetSummary extends TargetRounds {
   readonly medianReqPerSec: number;
   readonly medianP99Ms: number;
+  /**
+   * Every request the target answered under load: warm-up, rounds, and rounds redone — what
+   * per-request counts taken outside the server (spans received, Redis commands) divide by.
+   */
+  readonly served: number;
 }
 
 export interface LoadTarget {
@@ -71,6 +82,8 @@ export interface LoadTarget {
   readonly baseUrl: string;
   /** The server process, for its CPU use. */
   readonly pid?: number | undefined;
+  /** Processes serving this target alone (its own redis-server): their CPU counts as the server's. */
+  readonly companionPids?: readonly number[];
   readonly spec: RequestSpec;
 }
 
@@ -93,25 +106,30 @@ export interface RoundPlan extends LoadSettings {
  */
 export async function alternateRounds(targets: readonly LoadTarget[], plan: RoundPlan): Promise<TargetSummary[]> {
   const log = plan.onProgress ?? (() => undefined);
+  const served = new Map<string, number>(targets.map((t) => [t.label, 0]));
+  const count = (label: string, n: number) => served.set(label, (served.get(label) ?? 0) + n);
   for (const target of targets) {
     if (plan.warmupSeconds <= 0) break;
     log(`warm-up ${target.label} (${plan.warmupSeconds} s)`);
-    await loadRound(target.baseUrl, target.spec, { connections: plan.connections, durationSeconds: plan.warmupSeconds });
+    const warm = await loadRound(target.baseUrl, target.spec, { connections: plan.connections, durationSeconds: plan.warmupSeconds });
+    count(target.label, warm.served);
   }
   const results = new Map<string, RoundResult[]>(targets.map((t) => [t.label, []]));
   for (let round = 1; round <= plan.rounds; round++) {
     for (const target of targets) {
       await waitForQuiet(plan.maxForeignCpu, plan.quietWaitMs, log);
       let r = await observedRound(target, plan);
+      count(target.label, r.served);
       for (let retry = 1; retry <= plan.retries && (r.cpu?.others ?? 0) > plan.maxForeignCpu; retry++) {
         log(`round ${round}/${plan.rounds} ${target.label} disturbed (others used ${Math.round(r.cpu?.others ?? 0)} % CPU): redoing it`);
         await waitForQuiet(plan.maxForeignCpu, plan.quietWaitMs, log);
         r = await observedRound(target, plan);
+        count(target.label, r.served);
       }
       if ((r.cpu?.others ?? 0) > plan.maxForeignCpu) r = { ...r, disturbed: true };
       results.get(target.label)?.push(r);
       const cpu = r.cpu
-        ? `; CPU % autocannon ${Math.round(r.cpu.generator)}, server ${Math.round(r.cpu.server)}, others ${Math.round(r.cpu.others)}`
+        ? `; CPU % autocannon ${Math.round(r.cpu.generator)}, server ${Math.round(r.cpu.server)} (Node ${Math.round(r.cpu.serverProcess)}), others ${Math.round(r.cpu.others)}`
         : '';
       log(`round ${round}/${plan.rounds} ${target.label}: ${Math.round(r.reqPerSec)} req/s, p99 ${r.p99Ms} ms${cpu}`);
     }
@@ -123,6 +141,7 @@ export async function alternateRounds(targets: readonly LoadTarget[], plan: Roun
       rounds,
       medianReqPerSec: median(rounds.map((r) => r.reqPerSec)),
       medianP99Ms: median(rounds.map((r) => r.p99Ms)),
+      served: served.get(label) ?? 0,
     };
   });
 }

@@ -12,16 +12,36 @@ export interface Ratio {
   readonly min?: number;
 }
 
-export interface SectionInput {
+/** A goal on a target's median p99 latency. */
+export interface LatencyGoal {
+  readonly label: string;
+  readonly maxP99Ms: number;
+}
+
+/** A column a scenario adds to the table (spans per request, Redis commands per request): label → cell. */
+export interface ExtraColumn {
+  readonly header: string;
+  readonly cells: ReadonlyMap<string, string>;
+}
+
+/** What every section starts with: where, when, how. */
+export interface SectionHead {
   readonly name: string;
   readonly title: string;
   readonly method: string;
   readonly command: string;
   readonly machine: Machine;
+}
+
+export interface SectionInput extends SectionHead {
   readonly summaries: readonly TargetSummary[];
   /** label → what that server is, for the table. */
   readonly describe: (label: string) => string;
   readonly ratios: readonly Ratio[];
+  readonly latencyGoals?: readonly LatencyGoal[];
+  readonly extraColumns?: readonly ExtraColumn[];
+  /** Lines after the verdicts (figures measured beside the load, caveats). */
+  readonly notes?: readonly string[];
 }
 
 const DISTURBED = '†';
@@ -38,11 +58,15 @@ function cpuCell(s: TargetSummary): string {
 
 /**
  * Server CPU time per request (median over rounds): the cost of one request on our side,
- * steadier than req/s when the load generator and the server share 2 vCPUs.
+ * steadier than req/s when the load generator and the server share 2 vCPUs. In brackets the
+ * server's Node process alone, without its PostgreSQL (and Redis) — where the rest went.
  */
 function costCell(s: TargetSummary): string {
-  const costs = s.rounds.flatMap((r) => (r.cpu && r.reqPerSec > 0 ? [(r.cpu.server / 100 / r.reqPerSec) * 1e6] : []));
-  return costs.length === 0 ? '?' : median(costs).toFixed(1);
+  const per = (pick: (u: CpuUse) => number) =>
+    s.rounds.flatMap((r) => (r.cpu && r.reqPerSec > 0 ? [(pick(r.cpu) / 100 / r.reqPerSec) * 1e6] : []));
+  const total = per((u) => u.server);
+  const node = per((u) => u.serverProcess);
+  return total.length === 0 ? '?' : `${median(total).toFixed(1)} (${median(node).toFixed(1)})`;
 }
 
 export function ratioOf(summaries: readonly TargetSummary[], ratio: Ratio): number {
@@ -63,18 +87,27 @@ function ratioLine(summaries: readonly TargetSummary[], ratio: Ratio): string {
 }
 
 /** The results table alone: also what goes to stdout. */
-export function table(input: Pick<SectionInput, 'summaries' | 'describe'>): string {
+export function table(input: Pick<SectionInput, 'summaries' | 'describe' | 'extraColumns'>): string {
   const baseline = input.summaries[0];
+  const extra = input.extraColumns ?? [];
   const rows = input.summaries.map((s) => {
     const vs = baseline ? (s.medianReqPerSec / baseline.medianReqPerSec).toFixed(2) : '–';
     const perRound = s.rounds.map((r) => `${int(r.reqPerSec)}${r.disturbed ? DISTURBED : ''}`).join(' / ');
-    return `| ${s.label} | ${input.describe(s.label)} | ${int(s.medianReqPerSec)} | ${ms(s.medianP99Ms)} | ${perRound} | ${cpuCell(s)} | ${costCell(s)} | ${vs} |`;
+    const extraCells = extra.map((c) => ` ${c.cells.get(s.label) ?? '–'} |`).join('');
+    return `| ${s.label} | ${input.describe(s.label)} | ${int(s.medianReqPerSec)} | ${ms(s.medianP99Ms)} | ${perRound} | ${cpuCell(s)} | ${costCell(s)} |${extraCells} ${vs} |`;
   });
   return [
-    `| target | server | median req/s | median p99 (ms) | req/s per round | CPU % autocannon / server / others | server CPU µs/req | vs ${baseline?.label ?? 'baseline'} |`,
-    '|---|---|---:|---:|---|---|---:|---:|',
+    `| target | server | median req/s | median p99 (ms) | req/s per round | CPU % autocannon / server / others | server CPU µs/req (Node process alone) |${extra.map((c) => ` ${c.header} |`).join('')} vs ${baseline?.label ?? 'baseline'} |`,
+    `|---|---|---:|---:|---|---|---:|${extra.map(() => '---:|').join('')}---:|`,
     ...rows,
   ].join('\n');
+}
+
+function latencyLine(summaries: readonly TargetSummary[], goal: LatencyGoal): string {
+  const found = summaries.find((s) => s.label === goal.label);
+  if (!found) throw new Error(`latency goal names an unknown target: ${goal.label}`);
+  const verdict = found.medianP99Ms < goal.maxP99Ms ? 'goal met' : 'goal MISSED';
+  return `- **${goal.label} p99 = ${ms(found.medianP99Ms)} ms** (median of the rounds) — goal < ${goal.maxP99Ms} ms: ${verdict}`;
 }
 
 /** A run whose rounds were disturbed says so next to its verdict, instead of passing for a measurement. */
@@ -86,21 +119,30 @@ function disturbedNote(summaries: readonly TargetSummary[]): string[] {
   ];
 }
 
-export function section(input: SectionInput): string {
-  const m = input.machine;
+/** Title, date, code, machine, command and method: the part every section shares. */
+export function sectionHead(head: SectionHead): string[] {
+  const m = head.machine;
   return [
-    `## ${input.name} — ${input.title}`,
+    `## ${head.name} — ${head.title}`,
     '',
     `- Date: ${m.date}`,
     `- Code: ${m.revision}`,
     `- Machine: ${m.cpus} vCPU (nproc), ${m.memory} RAM (free -h total), ${m.cpuModel}, Node ${m.node}; load average at start ${m.loadAverage}`,
-    `- Command: \`${input.command}\``,
-    `- Method: ${input.method}`,
+    `- Command: \`${head.command}\``,
+    `- Method: ${head.method}`,
+  ];
+}
+
+export function section(input: SectionInput): string {
+  return [
+    ...sectionHead(input),
     '',
     table(input),
     '',
     ...input.ratios.map((r) => ratioLine(input.summaries, r)),
+    ...(input.latencyGoals ?? []).map((g) => latencyLine(input.summaries, g)),
     ...disturbedNote(input.summaries),
+    ...(input.notes ?? []),
   ].join('\n');
 }
 
@@ -115,10 +157,16 @@ each round first waits (up to BENCH_QUIET_WAIT) until other processes use at mos
 one CPU, and is redone (up to BENCH_RETRIES times) if they used more during it,
 BENCH_PIN=1 (autocannon on CPU 0, servers on CPU 1 with taskset).
 Runs shorter than the defaults, or profiled, only print; BENCH_RECORD=1 records them anyway, BENCH_RECORD=0 never records.
-Scenarios (the table in run.ts): \`health\` (default); one-off comparisons \`helmet\` and \`anatomy\`.
+Scenarios (the table in run.ts): \`health\` and \`project-read\` (default); one-off: \`tracing\`,
+\`rate-limit\`, \`startup\` (BENCH_STARTUP_RUNS, default 5), \`repo-read\` (BENCH_REPO_BATCHES, default 10;
+BENCH_REPO_OPS, default 2000), \`sse-fanout\` (BENCH_SSE_CLIENTS, default 1000,5000,10000; BENCH_SSE_RATE,
+default 10/s; BENCH_SSE_SECONDS, default 20), \`helmet\`, \`anatomy\`.
 
-**Target: the full request chain serves ≥ 70 % of the throughput of a bare \`node:http\` server
-answering the same body (\`health\` scenario, app/bare ratio of median req/s).**
+Targets: the full request chain serves ≥ 70 % of the throughput of a bare \`node:http\` server
+(\`health\`); the authenticated project read ≥ 25 % of health/live with p99 < 20 ms (\`project-read\`);
+tracing every request ≥ 50 % of off, 10 % sampling ≥ 75 %, a dead collector no worse than a live one
+(\`tracing\`); rate limits on ≥ 90 % of off (\`rate-limit\`); SSE p99 < 100 ms at 1,000 clients,
+< 30 KB per idle connection, Redis connections independent of N (\`sse-fanout\`).
 
 Each section below is rewritten by the harness when its scenario is run; text outside the
 \`<!-- bench:… -->\` markers is left alone.

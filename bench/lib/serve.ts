@@ -6,6 +6,9 @@
 /** Marker of the one stdout line the parent waits for; the app may log JSON lines on stdout too. */
 export const READY_KEY = 'benchReady';
 
+/** Marker of the memory report bench/servers/app.ts prints after a forced GC (SIGUSR2). */
+export const MEMORY_KEY = 'benchMemory';
+
 /** Announces the port and shuts down cleanly on SIGTERM/SIGINT or when the parent goes away. */
 export function announceReady(port: number, close: () => Promise<void>): void {
   let closing = false;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { READY_KEY } from './serve.js';
@@ -12,6 +13,15 @@ export interface ServerOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Extra Node flags, e.g. --cpu-prof. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Modules to `--import` after tsx, as production does with the telemetry preload
+   * (`node --import ./src/telemetry/preload.ts`): a TypeScript preload needs tsx loaded first.
+   */
+  readonly imports?: readonly string[];
+  /** Open files the child needs (one per socket): raised with prlimit if the inherited limit is lower. */
+  readonly fileLimit?: number;
+  /** Sees each stdout line after ready; a line it returns true for is not echoed. */
+  readonly onLine?: (line: string) => boolean;
   readonly readyTimeoutMs?: number;
   /** Pin the server (and its children, e.g. PostgreSQL) to this CPU with taskset. */
   readonly cpu?: number;
@@ -21,6 +31,28 @@ export interface RunningServer {
   readonly baseUrl: string;
   readonly pid: number | undefined;
   readonly stop: () => Promise<void>;
+}
+
+/** The soft open-file limit this process runs with (children inherit it), from /proc/self/limits. */
+function openFileLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    return soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * The command prefix that gives a child `wanted` open files: none when the inherited limit
+ * already suffices (prlimit may be missing, or not allowed to raise the hard limit).
+ */
+export function fileLimitPrefix(wanted: number | undefined): string[] {
+  if (wanted === undefined || openFileLimit() >= wanted) return [];
+  return ['prlimit', `--nofile=${wanted}`];
 }
 
 function readyPort(line: string): number | undefined {
@@ -41,8 +73,17 @@ function readyPort(line: string): number | undefined {
  * passed on to our stderr, so stdout stays the report.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const nodeCommand = [process.execPath, ...(options.nodeArgs ?? []), '--import', 'tsx', options.script];
-  const [command, ...args] = options.cpu === undefined ? nodeCommand : ['taskset', '-c', String(options.cpu), ...nodeCommand];
+  const nodeCommand = [
+    process.execPath,
+    ...(options.nodeArgs ?? []),
+    '--import',
+    'tsx',
+    ...(options.imports ?? []).flatMap((module) => ['--import', module]),
+    options.script,
+  ];
+  // taskset and prlimit exec the command: the child's pid is still the server's own.
+  const limited = [...fileLimitPrefix(options.fileLimit), ...nodeCommand];
+  const [command, ...args] = options.cpu === undefined ? limited : ['taskset', '-c', String(options.cpu), ...limited];
   const child = spawn(command as string, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
@@ -66,7 +107,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     lines.on('line', (line) => {
       const found = readyPort(line);
       if (found === undefined) {
-        console.error(`[${options.label}] ${line}`);
+        // Long lines (a logged error with a whole pg client in it) are cut: the bench log is read by people.
+        if (!options.onLine?.(line)) console.error(`[${options.label}] ${line.length > 600 ? `${line.slice(0, 600)}…` : line}`);
         return;
       }
       clearTimeout(timer);
