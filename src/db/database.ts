@@ -66,8 +66,13 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
     statement_timeout: options.statementTimeoutMs,
     application_name: 'jeex-api',
   });
-  // Without this listener an idle client's error (database restarted) crashes the process (FACTS.md).
-  pool.on('error', (error) => options.logger.warn({ err: error }, 'idle database connection lost'));
+  let closed = false;
+  // Without this listener an idle client's error (database restarted) crashes the process
+  // (FACTS.md). The error carries the whole client object: log what matters, and nothing
+  // once we are closing (the server going away is then expected).
+  pool.on('error', (error: Error & { code?: string }) => {
+    if (!closed) options.logger.warn({ reason: error.message, code: error.code }, 'idle database connection lost');
+  });
 
   // One wrapper per pooled client, so Kysely (which caches per client object) sees a stable identity.
   const wrapped = new WeakMap<pg.PoolClient, pg.PoolClient>();
@@ -124,7 +129,6 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
     },
   });
 
-  let closed = false;
   return {
     db,
     pool,
