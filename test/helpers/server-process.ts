@@ -10,7 +10,9 @@ export interface ServerProcess {
   readonly waitForLine: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
 }
 
-export { freePort } from '../../src/lib/free-port.js';
+import { freePort } from '../../src/lib/free-port.js';
+
+export { freePort };
 
 /** The same preload the production command uses (`node --import <preload> <server>`). */
 export const TELEMETRY_PRELOAD = ['--import', './src/telemetry/preload.ts'];
@@ -56,4 +58,34 @@ export function spawnServer(
       check();
     });
   return { child, stdout: () => out, exited, waitForLine };
+}
+
+export interface TracedServer {
+  readonly server: ServerProcess;
+  readonly base: string;
+}
+
+/**
+ * The real entry point as production starts it (telemetry preload), exporting OTLP/HTTP JSON
+ * to `collectorUrl`, with rate limits off (the telemetry tests send bursts from one IP).
+ */
+export async function spawnTracedServer(collectorUrl: string, env: Record<string, string>): Promise<TracedServer> {
+  const port = await freePort();
+  const server = spawnServer(
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NODE_ENV: 'test',
+      OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      RATE_LIMIT_PER_MINUTE_IP: '0',
+      RATE_LIMIT_PER_MINUTE_USER: '0',
+      ...env,
+    },
+    'src/server.ts',
+    [],
+    TELEMETRY_PRELOAD,
+  );
+  return { server, base: `http://127.0.0.1:${port}` };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { OtlpReceiver, type ReceiverMode } from '../../helpers/otlp-receiver.js';
-import { freePort, type ServerProcess, spawnServer, TELEMETRY_PRELOAD } from '../../helpers/server-process.js';
+import { freePort, type ServerProcess, spawnTracedServer } from '../../helpers/server-process.js';
 import { until } from '../../helpers/wait.js';
 
 /*
@@ -51,27 +51,12 @@ beforeAll(async () => {
   db = await createTestDatabase();
   receiver = new OtlpReceiver(await freePort());
   await receiver.start();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawnServer(
-    {
-      DATABASE_URL: db.url,
-      // A Redis that is not there: publishing answers 503, a server-side error to trace.
-      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      RATE_LIMIT_PER_MINUTE_IP: '0',
-      RATE_LIMIT_PER_MINUTE_USER: '0',
-      OTEL_BSP_SCHEDULE_DELAY: '200',
-    },
-    'src/server.ts',
-    [],
-    TELEMETRY_PRELOAD,
-  );
+  ({ server, base } = await spawnTracedServer(receiver.url, {
+    DATABASE_URL: db.url,
+    // A Redis that is not there: publishing answers 503, a server-side error to trace.
+    REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+    LOG_LEVEL: 'warn',
+  }));
   await server.waitForLine(/Server listening|"level":"warn"/, 30_000);
   await until(async () => (await fetch(`${base}/api/v1/health/live`).catch(() => null))?.status === 200, 30_000);
   const login = await fetch(`${base}/api/v1/auth/dev-login`, {

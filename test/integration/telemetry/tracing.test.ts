@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.js';
-import { freePort, type ServerProcess, spawnServer, TELEMETRY_PRELOAD } from '../../helpers/server-process.js';
+import { freePort, type ServerProcess, spawnTracedServer } from '../../helpers/server-process.js';
 import { until } from '../../helpers/wait.js';
 
 /*
@@ -30,26 +30,11 @@ beforeAll(async () => {
   db = await createTestDatabase();
   receiver = new OtlpReceiver(await freePort());
   await receiver.start();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawnServer(
-    {
-      DATABASE_URL: db.url,
-      REDIS_URL: inject('redisUrl'),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      NODE_ENV: 'test',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      RATE_LIMIT_PER_MINUTE_IP: '0',
-      RATE_LIMIT_PER_MINUTE_USER: '0',
-      OTEL_METRIC_EXPORT_INTERVAL: '500',
-      OTEL_BSP_SCHEDULE_DELAY: '200',
-    },
-    'src/server.ts',
-    [],
-    TELEMETRY_PRELOAD,
-  );
+  ({ server, base } = await spawnTracedServer(receiver.url, {
+    DATABASE_URL: db.url,
+    REDIS_URL: inject('redisUrl'),
+    OTEL_METRIC_EXPORT_INTERVAL: '500',
+  }));
   await server.waitForLine(/Server listening/, 30_000);
   const login = await fetch(`${base}/api/v1/auth/dev-login`, {
     method: 'POST',
