@@ -46,3 +46,24 @@ export async function openCli(opts: {
     },
   };
 }
+
+/**
+ * Runs one command-line task with config and database, closes them whatever happens, and
+ * exits 0, or 1 with the error's message on stderr.
+ */
+export async function runCli(
+  opts: { allowEmbedded: boolean },
+  task: (cli: { config: Config; db: Kysely<Database> }) => Promise<void>,
+): Promise<never> {
+  const { config, db, close } = await openCli(opts);
+  let code = 0;
+  try {
+    await task({ config, db });
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    code = 1;
+  } finally {
+    await close();
+  }
+  process.exit(code);
+}

@@ -4,7 +4,7 @@ import { loadSigningKeys } from '../auth/keys.js';
 import { TokenService } from '../auth/tokens.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { UsersRepository } from '../repositories/users.repository.js';
-import { openCli } from './cli-context.js';
+import { runCli } from './cli-context.js';
 
 /**
  * Development tool: `npm run token -- --email a@b.c [--name A]` upserts the user and prints
@@ -15,11 +15,10 @@ if (!values.email || !/^[^@\s]+@[^@\s]+$/.test(values.email)) {
   console.error('usage: npm run token -- --email a@b.c [--name "A Name"]');
   process.exit(2);
 }
-const { config, db, close } = await openCli({ allowEmbedded: true });
-let code = 0;
-try {
+const email = values.email;
+await runCli({ allowEmbedded: true }, async ({ config, db }) => {
   if (config.databaseUrl === undefined) await migrateToLatest(db as Kysely<unknown>);
-  const user = await new UsersRepository(db).upsertByEmail(values.email, values.name ?? values.email.split('@')[0] ?? values.email);
+  const user = await new UsersRepository(db).upsertByEmail(email, values.name ?? email.split('@')[0] ?? email);
   const tokens = new TokenService(await loadSigningKeys(config), {
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
@@ -27,10 +26,4 @@ try {
   });
   const { access_token } = await tokens.issue(user.id);
   process.stdout.write(`${access_token}\n`);
-} catch (error) {
-  console.error(error instanceof Error ? error.message : String(error));
-  code = 1;
-} finally {
-  await close();
-}
-process.exit(code);
+});

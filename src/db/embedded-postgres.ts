@@ -84,9 +84,9 @@ async function reclaimOrphan(clusterDir: string, cluster: RunningCluster): Promi
  * As root, PostgreSQL runs as the `postgres` user: the cluster directory must be owned by
  * it (0700) and its parent traversable.
  */
-async function prepareDirectories(root: string, clusterDir: string): Promise<{ uid: number; gid: number } | null> {
+async function prepareDirectories(root: string, clusterDir: string): Promise<void> {
   await mkdir(root, { recursive: true, mode: 0o755 });
-  if (process.getuid?.() !== 0) return null;
+  if (process.getuid?.() !== 0) return;
   await chmod(root, 0o755);
   await mkdir(clusterDir, { recursive: true, mode: 0o700 });
   const { execFileSync } = await import('node:child_process');
@@ -96,12 +96,11 @@ async function prepareDirectories(root: string, clusterDir: string): Promise<{ u
     uid = Number(execFileSync('id', ['-u', USER]).toString().trim());
     gid = Number(execFileSync('id', ['-g', USER]).toString().trim());
   } catch {
-    return null; // createPostgresUser will add the user during initialise()
+    return; // createPostgresUser will add the user during initialise()
   }
   const current = await stat(clusterDir);
   if (current.uid !== uid) await chown(clusterDir, uid, gid);
   await chmod(clusterDir, 0o700);
-  return { uid, gid };
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {

@@ -1,4 +1,4 @@
-import cors from '@fastify/cors';
+import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { ForbiddenError } from '../../lib/errors.js';
@@ -34,7 +34,12 @@ const corsPlugin: FastifyPluginAsync<CorsOptions> = async (app, opts) => {
     next();
   });
 
-  await app.register(cors, {
+  await app.register(cors, corsOptions(allowed));
+};
+
+/** CONTRACT §3's CORS policy for a set of exact origins (also used by the bench's comparison server). */
+export function corsOptions(allowed: ReadonlySet<string>): FastifyCorsOptions {
+  return {
     origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
@@ -42,7 +47,7 @@ const corsPlugin: FastifyPluginAsync<CorsOptions> = async (app, opts) => {
     exposedHeaders: CORS_EXPOSED_HEADERS,
     maxAge: 600,
     strictPreflight: true,
-  });
-};
+  };
+}
 
 export default fp(corsPlugin, { name: 'cors', fastify: '5.x', dependencies: ['security-headers'] });
