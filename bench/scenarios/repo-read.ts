@@ -110,10 +110,7 @@ export async function repoReadScenario(ctx: ScenarioContext): Promise<ScenarioRe
   }
   const body = [
     ...sectionHead({
-      name: ctx.name,
-      title: ctx.title,
-      command: ctx.command,
-      machine: ctx.machine,
+      ...ctx,
       method:
         `no HTTP: one worker process with its own embedded PostgreSQL 18 (migrated, one user, one project, one membership) reads the same row three ways: ` +
         `${VARIANTS.map((v) => `**${v}** = ${DESCRIBE[v]}`).join('; ')}. Batches of ${opsPerBatch} reads (×4 with 16 in flight), ` +

@@ -362,10 +362,7 @@ export async function sseFanoutScenario(ctx: ScenarioContext): Promise<ScenarioR
   ];
   const body = [
     ...sectionHead({
-      name: ctx.name,
-      title: ctx.title,
-      command: ctx.command,
-      machine: ctx.machine,
+      ...ctx,
       method:
         `per N, a fresh redis-server (no persistence) and a fresh app process (bench/servers/app.ts, REDIS_URL set, rate limits 0, ` +
         `SSE_KEEPALIVE_SECONDS default 30, --expose-gc, at least N + 4096 open files); one user, project and operation. Warm-up: ${WARMUP_CLIENTS} streams on another ` +

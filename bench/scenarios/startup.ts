@@ -184,10 +184,7 @@ export async function startupScenario(ctx: ScenarioContext): Promise<ScenarioRes
   };
   const body = [
     ...sectionHead({
-      name: ctx.name,
-      title: ctx.title,
-      command: ctx.command,
-      machine: ctx.machine,
+      ...ctx,
       method:
         `\`node --import ./dist/telemetry/preload.js dist/server.js\` (what \`npm start\` runs after its build) on a fresh \`tsc -p tsconfig.build.json\` ` +
         `build of src/ (${fixed(built.ms / 1000)} s, not counted), NODE_ENV=development, no DATABASE_URL (embedded PostgreSQL 18 in DATA_DIR/postgres, ` +

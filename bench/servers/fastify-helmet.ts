@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import Fastify from 'fastify';
-import { CORS_EXPOSED_HEADERS } from '../../src/plugins/http/cors.js';
+import { corsOptions } from '../../src/plugins/http/cors.js';
 import { API_HEADERS } from '../../src/plugins/http/security-headers.js';
 import { announceReady } from '../lib/serve.js';
 
@@ -45,17 +45,8 @@ if (mode === 'helmet') {
   });
 }
 
-// The app's CORS options (src/plugins/http/cors.ts) and its default allowed origin.
-const allowed = new Set(['http://localhost:5200']);
-await app.register(cors, {
-  origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
-  credentials: true,
-  methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-  allowedHeaders: ['Content-Type', 'Authorization', 'X-Correlation-ID', 'Last-Event-ID'],
-  exposedHeaders: CORS_EXPOSED_HEADERS,
-  maxAge: 600,
-  strictPreflight: true,
-});
+// The app's CORS policy and its default allowed origin.
+await app.register(cors, corsOptions(new Set(['http://localhost:5200'])));
 
 // A response schema, as the app's route has: the reply goes through the same compiled serializer.
 const live = { response: { 200: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } } };

@@ -15,6 +15,17 @@ export interface TestProject {
   readonly language: string;
 }
 
+/** An access token from the real dev-login route of a server at `baseUrl` (another process too). */
+export async function devLoginToken(baseUrl: string, email: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/v1/auth/dev-login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
 /** A new user through the real dev-login route, with a token. */
 export async function createUser(server: RunningApp, name = 'Test User'): Promise<TestUser> {
   const email = `user-${randomUUID()}@example.com`;

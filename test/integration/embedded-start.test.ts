@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devLoginToken } from '../helpers/factories.js';
 import { freePort, spawnServer } from '../helpers/server-process.js';
 
 /*
@@ -27,12 +28,7 @@ async function startAndCheck(): Promise<string> {
     expect(ready.status).toBe(200);
     const docs = await fetch(`http://127.0.0.1:${port}/docs/`);
     expect(docs.status).toBe(200);
-    const login = await fetch(`http://127.0.0.1:${port}/api/v1/auth/dev-login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'newcomer@example.com' }),
-    });
-    expect(login.status).toBe(200);
+    expect(await devLoginToken(`http://127.0.0.1:${port}`, 'newcomer@example.com')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   } finally {
     server.child.kill('SIGTERM');
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { devLoginToken } from '../../helpers/factories.js';
 import { OtlpReceiver, type ReceiverMode } from '../../helpers/otlp-receiver.js';
 import { freePort, type ServerProcess, spawnTracedServer } from '../../helpers/server-process.js';
 import { until } from '../../helpers/wait.js';
@@ -59,12 +60,7 @@ beforeAll(async () => {
   }));
   await server.waitForLine(/Server listening|"level":"warn"/, 30_000);
   await until(async () => (await fetch(`${base}/api/v1/health/live`).catch(() => null))?.status === 200, 30_000);
-  const login = await fetch(`${base}/api/v1/auth/dev-login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'collector@example.com' }),
-  });
-  token = ((await login.json()) as { access_token: string }).access_token;
+  token = await devLoginToken(base, 'collector@example.com');
 }, 60_000);
 
 afterAll(async () => {

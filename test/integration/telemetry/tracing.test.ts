@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { devLoginToken } from '../../helpers/factories.js';
 import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.js';
 import { freePort, type ServerProcess, spawnTracedServer } from '../../helpers/server-process.js';
 import { until } from '../../helpers/wait.js';
@@ -36,12 +37,7 @@ beforeAll(async () => {
     OTEL_METRIC_EXPORT_INTERVAL: '500',
   }));
   await server.waitForLine(/Server listening/, 30_000);
-  const login = await fetch(`${base}/api/v1/auth/dev-login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'otel@example.com' }),
-  });
-  token = ((await login.json()) as { access_token: string }).access_token;
+  token = await devLoginToken(base, 'otel@example.com');
 }, 60_000);
 
 afterAll(async () => {
