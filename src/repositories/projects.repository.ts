@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
+import type { Page, PageResult, ProjectScope } from '../access/project-scope.js';
 import type { NewProject, Project, ProjectRole, ProjectStatus } from '../db/types.js';
-import type { Page, PageResult, ProjectScope } from './project-scope.js';
 import { ScopedRepository } from './scoped.repository.js';
 
 export type ProjectWithRole = Project & { role: ProjectRole };

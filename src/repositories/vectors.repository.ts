@@ -1,6 +1,16 @@
 import type { Schemas } from '@qdrant/js-client-rest';
 import type { FastifyBaseLogger } from 'fastify';
 import pRetry from 'p-retry';
+import {
+  pointIdOf,
+  scopedFilter,
+  VECTOR_TYPES,
+  type VectorFilter,
+  type VectorInput,
+  type VectorPayload,
+  type VectorScope,
+  type VectorType,
+} from '../access/vector-scope.js';
 import { DOCUMENT_TYPES } from '../db/types.js';
 import { ServiceUnavailableError, ValidationError, type ValidationIssue } from '../lib/errors.js';
 import { throttledWarning } from '../lib/throttled-warning.js';
@@ -11,16 +21,6 @@ import {
   isTransientQdrantError,
   type VectorCollection,
 } from './vector-collection.js';
-import {
-  pointIdOf,
-  scopedFilter,
-  VECTOR_TYPES,
-  type VectorFilter,
-  type VectorInput,
-  type VectorPayload,
-  type VectorScope,
-  type VectorType,
-} from './vector-scope.js';
 
 type Condition = Schemas['Condition'];
 

@@ -8,8 +8,8 @@ import type { Config } from '../../config.js';
 import type { User } from '../../db/types.js';
 import { UnauthorizedError } from '../../lib/errors.js';
 import { currentContext } from '../../lib/request-context.js';
-import { appendRouteHook } from '../../lib/route-hooks.js';
 import { UsersRepository } from '../../repositories/users.repository.js';
+import { appendRouteHook } from './route-hooks.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
-import { propagateCorrelationId } from '../../lib/outgoing-correlation.js';
 import { requestContext } from '../../lib/request-context.js';
+import { propagateCorrelationId } from './outgoing-correlation.js';
 
 /** CONTRACT §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
 const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;

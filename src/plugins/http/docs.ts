@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { ErrorResponse } from '../../lib/error-body.js';
+import { ErrorResponse } from './error-body.js';
 import { DOCS_PREFIX } from './security-headers.js';
 
 export interface DocsOptions {

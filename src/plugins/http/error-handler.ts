@@ -1,9 +1,9 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { errorBody } from '../../lib/error-body.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { toAppError } from '../../lib/map-error.js';
+import { errorBody } from './error-body.js';
+import { toAppError } from './map-error.js';
 
 function send(request: FastifyRequest, reply: FastifyReply, thrown: unknown): FastifyReply {
   const error = toAppError(thrown);

@@ -1,12 +1,12 @@
 import { trace } from '@opentelemetry/api';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { grantScope, hasRole, type ProjectScope } from '../../access/project-scope.js';
 import type { Project } from '../../db/types.js';
 import { ForbiddenError, ValidationError } from '../../lib/errors.js';
 import { currentContext } from '../../lib/request-context.js';
-import { appendRouteHook } from '../../lib/route-hooks.js';
-import { grantScope, hasRole, type ProjectScope } from '../../repositories/project-scope.js';
 import { ProjectsRepository } from '../../repositories/projects.repository.js';
+import { appendRouteHook } from './route-hooks.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -2,11 +2,11 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import { RateLimitedError } from '../../lib/errors.js';
-import { appendRouteHook } from '../../lib/route-hooks.js';
 import { throttledWarning } from '../../lib/throttled-warning.js';
 import { RedisLimitStore } from '../../rate-limit/redis-store.js';
 import { InMemoryLimitStore, type LimitCheck, type LimitDecision, type LimitStore } from '../../rate-limit/sliding-window.js';
 import { rateLimitBypassed, rateLimitRejected } from '../../telemetry/metrics.js';
+import { appendRouteHook } from './route-hooks.js';
 
 /** How long the limiter waits for Redis before admitting the request anyway (REL-001). */
 const STORE_TIMEOUT_MS = 250;

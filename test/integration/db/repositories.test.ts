@@ -1,9 +1,9 @@
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { grantScope, type ProjectScope } from '../../../src/access/project-scope.js';
 import type { Database } from '../../../src/db/types.js';
 import { DocumentsRepository } from '../../../src/repositories/documents.repository.js';
 import { MembersRepository } from '../../../src/repositories/members.repository.js';
-import { grantScope, type ProjectScope } from '../../../src/repositories/project-scope.js';
 import { ProjectsRepository } from '../../../src/repositories/projects.repository.js';
 import { UsersRepository } from '../../../src/repositories/users.repository.js';
 import { ProjectsService } from '../../../src/services/projects.service.js';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { User } from '../../../../db/types.js';
-import { userOf } from '../../../../lib/request-identity.js';
+import { userOf } from '../../../../plugins/http/request-identity.js';
 import { UsersRepository } from '../../../../repositories/users.repository.js';
 import { errorResponses } from '../shared-schemas.js';
 import { DevLoginRequest, Jwks, TokenResponse, UserPublic } from './schemas.js';

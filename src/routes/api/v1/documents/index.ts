@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { DocumentVersion } from '../../../../db/types.js';
-import { scopeOf } from '../../../../lib/request-identity.js';
+import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import type { VersionSummary } from '../../../../repositories/documents.repository.js';
 import { DocumentsService } from '../../../../services/documents.service.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';

@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Operation } from '../../../../db/types.js';
-import { scopeOf } from '../../../../lib/request-identity.js';
+import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { OperationsService } from '../../../../services/operations.service.js';
 import { isTerminal, type OperationEvent } from '../../../../streaming/events.js';
 import type { SseConnection } from '../../../../streaming/sse-connection.js';

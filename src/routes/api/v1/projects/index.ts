@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { projectRowOf, scopeOf, userOf } from '../../../../lib/request-identity.js';
+import { projectRowOf, scopeOf, userOf } from '../../../../plugins/http/request-identity.js';
 import type { MemberRow } from '../../../../repositories/members.repository.js';
 import type { ProjectWithRole } from '../../../../repositories/projects.repository.js';
 import { ProjectsService } from '../../../../services/projects.service.js';

@@ -8,7 +8,7 @@ import {
   ServiceUnavailableError,
   ValidationError,
   type ValidationIssue,
-} from './errors.js';
+} from '../../lib/errors.js';
 
 interface AjvIssue {
   readonly instancePath?: string;
