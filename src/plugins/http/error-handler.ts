@@ -26,12 +26,15 @@ function send(request: FastifyRequest, reply: FastifyReply, thrown: unknown): Fa
     .send(errorBody(error.code, error.statusCode, error.message, request.id, error.details));
 }
 
+/** The answer to an unknown route; also what a route that must look absent throws (dev-login). */
+export function routeNotFound(request: FastifyRequest): NotFoundError {
+  return new NotFoundError(`Route ${request.method} ${request.url.split('?')[0]} not found`);
+}
+
 /** Last in the chain (REQ-003): one handler for every error and for unknown routes. */
 const errorHandler: FastifyPluginCallback = (app, _opts, done) => {
   app.setErrorHandler((error, request, reply) => send(request, reply, error));
-  app.setNotFoundHandler((request, reply) =>
-    send(request, reply, new NotFoundError(`Route ${request.method} ${request.url.split('?')[0]} not found`)),
-  );
+  app.setNotFoundHandler((request, reply) => send(request, reply, routeNotFound(request)));
   done();
 };
 

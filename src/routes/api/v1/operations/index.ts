@@ -2,7 +2,6 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Operation } from '../../../../db/types.js';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
-import { OperationsService } from '../../../../services/operations.service.js';
 import { isTerminal, type OperationEvent } from '../../../../streaming/events.js';
 import type { SseConnection } from '../../../../streaming/sse-connection.js';
 import { retryFrame } from '../../../../streaming/sse-format.js';
@@ -30,7 +29,7 @@ const tags = ['operations'];
 
 /** CONTRACT §5 Operations and progress streaming (REQ-006, PERF-002). */
 const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new OperationsService(app.db, app.eventBus);
+  const service = app.services.operations;
 
   app.post(
     '/projects/:project_id/operations',
