@@ -62,7 +62,7 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
   });
   let closed = false;
   // Without this listener an idle client's error (database restarted) crashes the process
-  // (FACTS.md). The error carries the whole client object: log what matters, and nothing
+  // (docs/facts.md). The error carries the whole client object: log what matters, and nothing
   // once we are closing (the server going away is then expected).
   pool.on('error', (error: Error & { code?: string }) => {
     if (!closed) options.logger.warn({ reason: error.message, code: error.code }, 'idle database connection lost');

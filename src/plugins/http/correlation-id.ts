@@ -4,7 +4,7 @@ import type { onRequestHookHandler } from 'fastify';
 import { requestContext } from '../../lib/request-context.js';
 import { propagateCorrelationId } from './outgoing-correlation.js';
 
-/** CONTRACT §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
+/** docs/contract.md §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
 const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**

@@ -3,7 +3,7 @@ import { isDocsUrl } from './route-policy.js';
 
 /**
  * SEC-001 headers on every response, errors, 404s and preflights included: the contract's
- * set (CONTRACT §3) with `@fastify/helmet`'s values, computed once here. Helmet composes them
+ * set (docs/contract.md §3) with `@fastify/helmet`'s values, computed once here. Helmet composes them
  * on every response (−20 % throughput on this machine, bench/RESULTS.md `helmet`), and its
  * other headers (COOP, CORP, Origin-Agent-Cluster, X-DNS-Prefetch-Control, …) concern HTML
  * documents, not a JSON API: every header costs bytes and time on each response

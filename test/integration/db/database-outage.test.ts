@@ -12,7 +12,7 @@ import { freePort } from '../../helpers/server-process.js';
 
 /*
  * A PostgreSQL 18 of this file's own, so it can be stopped and started under a running app
- * (REQUIREMENTS scenario 4) without disturbing the other test files.
+ * (docs/requirements.md scenario 4) without disturbing the other test files.
  */
 let dir: string;
 let port: number;

@@ -38,7 +38,7 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-describe('project-scoped repositories (REQUIREMENTS scenario 6)', () => {
+describe('project-scoped repositories (docs/requirements.md scenario 6)', () => {
   const docs = () => new DocumentsRepository(db);
   const write = (scope: ProjectScope, content: string) =>
     db.transaction().execute((tx) =>

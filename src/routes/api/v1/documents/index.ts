@@ -33,7 +33,7 @@ function toPublic(d: DocumentVersion) {
 
 const tags = ['documents'];
 
-/** CONTRACT §5 Documents (linear versioning). */
+/** docs/contract.md §5 Documents (linear versioning). */
 const documentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const service = app.services.documents;
 

@@ -27,7 +27,7 @@ function toPublic(o: Operation) {
 const RETRY_MS = 2_000;
 const tags = ['operations'];
 
-/** CONTRACT §5 Operations and progress streaming (REQ-006, PERF-002). */
+/** docs/contract.md §5 Operations and progress streaming (REQ-006, PERF-002). */
 const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const service = app.services.operations;
 

@@ -36,7 +36,7 @@ function toMemberPublic(m: MemberRow) {
 
 const tags = ['projects'];
 
-/** CONTRACT §5 Projects. Roles are declared per route; the project-access guard enforces them. */
+/** docs/contract.md §5 Projects. Roles are declared per route; the project-access guard enforces them. */
 const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const service = app.services.projects;
 
