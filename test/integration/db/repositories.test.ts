@@ -79,7 +79,7 @@ describe('project-scoped repositories (docs/requirements.md scenario 6)', () => 
     const members = await new MembersRepository(db).list(scopeB);
     expect(members.map((m) => m.userId)).toEqual([userB]);
     const projects = new ProjectsRepository(db);
-    expect((await projects.get(scopeB))?.id).toBe(scopeB.projectId);
+    expect((await projects.findMembership(scopeB.projectId, userB))?.project.id).toBe(scopeB.projectId);
     expect(await projects.findMembership(scopeA.projectId, userB)).toBeUndefined();
   });
 
@@ -111,7 +111,7 @@ describe('project-scoped repositories (docs/requirements.md scenario 6)', () => 
     const projects = new ProjectsRepository(db);
     const renamed = await projects.update(scopeB, { name: 'Renamed B' });
     expect(renamed?.id).toBe(scopeB.projectId);
-    expect((await projects.get(scopeA))?.name).toBe('Project A');
+    expect((await projects.findMembership(scopeA.projectId, scopeA.userId))?.project.name).toBe('Project A');
   });
 });
 
