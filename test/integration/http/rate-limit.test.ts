@@ -107,11 +107,15 @@ describe('rate limiting (sliding window)', () => {
     const a = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '10000' });
     const b = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '10000' });
     const user: TestUser = await factories.createUser(a, 'Shared'); // its own GET /auth/me counts once
+    const bypassedBefore = await counter('rate_limit.bypassed');
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).request('/api/v1/auth/me', { headers: user.auth }).then((r) => r.status)),
     );
-    expect(results.filter((s) => s === 200)).toHaveLength(14);
-    expect(results.filter((s) => s === 429)).toHaveLength(26);
+    // A store call slower than 250 ms (a loaded machine) is admitted uncounted (REL-001): exact otherwise.
+    const bypassed = (await counter('rate_limit.bypassed')) - bypassedBefore;
+    expect(results.filter((s) => s === 200).length - bypassed).toBeLessThanOrEqual(14);
+    expect(results.filter((s) => s === 200).length).toBeGreaterThanOrEqual(14);
+    expect(results.filter((s) => s === 429).length + results.filter((s) => s === 200).length).toBe(40);
   });
 
   it('the user limit follows the user across IPs; a user limited in one project is not limited in another', async () => {
