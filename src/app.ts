@@ -10,6 +10,7 @@ import cors from './plugins/http/cors.js';
 import docs from './plugins/http/docs.js';
 import errorHandler from './plugins/http/error-handler.js';
 import gracefulClose from './plugins/http/graceful-close.js';
+import idParams from './plugins/http/id-params.js';
 import projectAccess from './plugins/http/project-access.js';
 import rateLimit from './plugins/http/rate-limit.js';
 import requestLog from './plugins/http/request-log.js';
@@ -66,6 +67,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   // The request chain, in order.
   await app.register(correlationId);
+  await app.register(idParams);
   await app.register(securityHeaders);
   await app.register(cors, { origins: config.corsOrigins });
   await app.register(requestLog);
