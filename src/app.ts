@@ -8,7 +8,7 @@ import auth from './plugins/http/auth.js';
 import correlationId, { correlationIdFor } from './plugins/http/correlation-id.js';
 import cors from './plugins/http/cors.js';
 import docs from './plugins/http/docs.js';
-import errorHandler from './plugins/http/error-handler.js';
+import errorHandler, { frameworkErrorOptions } from './plugins/http/error-handler.js';
 import gracefulClose from './plugins/http/graceful-close.js';
 import idParams from './plugins/http/id-params.js';
 import projectAccess from './plugins/http/project-access.js';
@@ -55,7 +55,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Router and parser errors in the contract's body; our own 503 while closing.
+    ...frameworkErrorOptions,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
   // The API speaks JSON only: any other body type is a 400 (CONTRACT §4), not a string to validate.
