@@ -63,6 +63,7 @@ function clientErrorHandler(this: FastifyInstance, error: Error & { code?: strin
   if (socket.writable && !started) {
     const body = JSON.stringify(errorBody(appError.code, appError.statusCode, appError.message, correlationId, appError.details));
     const headers: Record<string, string | number> = {
+      date: new Date().toUTCString(),
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-correlation-id': correlationId,
