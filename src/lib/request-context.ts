@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { parseTraceParent } from '@opentelemetry/core';
 
 /**
@@ -26,6 +26,11 @@ export function currentContext(): RequestContext | undefined {
   return requestContext.getStore();
 }
 
+/** Random bytes drawn in batches (as `randomUUID` does): one draw per request cost ~10 µs here. */
+const ID_BYTES = 24;
+const pool = Buffer.alloc(ID_BYTES * 256);
+let offset = pool.length;
+
 /**
  * Ids for a request that no tracer follows: the trace of a valid W3C `traceparent` (the
  * caller's, continued) or a new one, and a new span id of our own (a child of the caller's
@@ -33,7 +38,12 @@ export function currentContext(): RequestContext | undefined {
  * ignored, never echoed into the logs.
  */
 export function untracedIds(traceparent: string | string[] | undefined): { trace_id: string; span_id: string } {
-  const random = randomBytes(24).toString('hex');
+  if (offset === pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const at = offset;
+  offset += ID_BYTES;
   const parent = typeof traceparent === 'string' ? parseTraceParent(traceparent) : null;
-  return { trace_id: parent?.traceId ?? random.slice(0, 32), span_id: random.slice(32) };
+  return { trace_id: parent?.traceId ?? pool.toString('hex', at, at + 16), span_id: pool.toString('hex', at + 16, at + ID_BYTES) };
 }

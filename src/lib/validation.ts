@@ -70,27 +70,44 @@ function lowerIds(schema: Schema, data: unknown): unknown {
   return data;
 }
 
-/** Text PostgreSQL cannot store (`text` 22021, `jsonb` 22P05), or JSON nested too deep. */
-function unstorable(value: unknown, path: string, depth: number): ErrorObject | undefined {
+interface Unstorable {
+  /** Path segments from the offending value up to the root (built only on failure). */
+  readonly segments: string[];
+  readonly message: string;
+}
+
+/**
+ * Text PostgreSQL cannot store (`text` 22021, `jsonb` 22P05), or JSON nested too deep. Runs
+ * on every validated part of every request: no allocation unless something is found.
+ */
+function unstorable(value: unknown, depth: number): Unstorable | undefined {
   if (typeof value === 'string') {
     const reason = unstorableText(value);
-    return reason ? issue(path, `must not contain ${reason}`) : undefined;
+    return reason ? { segments: [], message: `must not contain ${reason}` } : undefined;
   }
   if (value === null || typeof value !== 'object') return undefined;
   // The root container is level 1: level 65 is one too many.
-  if (depth >= MAX_JSON_DEPTH) return issue(path, `is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (depth >= MAX_JSON_DEPTH) return { segments: [], message: `is nested deeper than ${MAX_JSON_DEPTH} levels` };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = unstorable(value[i], `${path}/${i}`, depth + 1);
-      if (found) return found;
+      const found = unstorable(value[i], depth + 1);
+      if (found) {
+        found.segments.push(String(i));
+        return found;
+      }
     }
     return undefined;
   }
-  for (const [key, child] of Object.entries(value)) {
+  const record = value as Record<string, unknown>;
+  // Parsed JSON and parsed query strings have no inherited enumerable properties.
+  for (const key in record) {
     const reason = unstorableText(key);
-    if (reason) return issue(path, `must not have a property name that contains ${reason}`);
-    const found = unstorable(child, `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`, depth + 1);
-    if (found) return found;
+    if (reason) return { segments: [], message: `must not have a property name that contains ${reason}` };
+    const found = unstorable(record[key], depth + 1);
+    if (found) {
+      found.segments.push(key.replaceAll('~', '~0').replaceAll('/', '~1'));
+      return found;
+    }
   }
   return undefined;
 }
@@ -101,7 +118,9 @@ function unstorableText(text: string): string | undefined {
   return undefined;
 }
 
-function issue(instancePath: string, message: string): ErrorObject {
+/** The problem as an Ajv issue, so the error handler reports it like any schema violation. */
+function issue({ segments, message }: Unstorable): ErrorObject {
+  const instancePath = segments.length === 0 ? '' : `/${segments.reverse().join('/')}`;
   return { instancePath, schemaPath: '', keyword: 'storable', params: {}, message };
 }
 
@@ -129,9 +148,9 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
     // Header values cannot carry NUL (Node's parser refuses them) and are never stored.
     const checkText = httpPart !== 'headers';
     const checked: Validate = (data, dataCxt) => {
-      const problem = checkText ? unstorable(data, '', 0) : undefined;
+      const problem = checkText ? unstorable(data, 0) : undefined;
       if (problem) {
-        checked.errors = [problem];
+        checked.errors = [issue(problem)];
         return false;
       }
       const valid = validate(data, dataCxt);

@@ -27,3 +27,32 @@ describe('the Uuid schema (CONTRACT §13)', () => {
     expect(validate({ id, ids: [] })).toBe(false);
   });
 });
+
+describe('text PostgreSQL cannot store, and nesting (CONTRACT §13)', () => {
+  const anything = Type.Object({ data: Type.Unknown() });
+  const validate = compile({ schema: anything, httpPart: 'body', method: 'POST', url: '/' }) as ((data: unknown) => boolean) & {
+    errors?: Array<{ instancePath: string; message?: string }> | null;
+  };
+  const levels = (n: number): unknown => (n === 0 ? 1 : [levels(n - 1)]);
+
+  it.each([
+    ['NUL in a value', { data: { a: ['ok', 'x\u0000'] } }, '/data/a/1', 'must not contain NUL (U+0000)'],
+    ['an unpaired high surrogate', { data: '\ud800' }, '/data', 'must not contain unpaired surrogates'],
+    ['an unpaired low surrogate', { data: 'a\udc00b' }, '/data', 'must not contain unpaired surrogates'],
+    [
+      'NUL in a property name',
+      { data: { 'a/b': { 'k\u0000': 1 } } },
+      '/data/a~1b',
+      'must not have a property name that contains NUL (U+0000)',
+    ],
+    ['65 levels', { data: levels(64) }, `/data${'/0'.repeat(63)}`, 'is nested deeper than 64 levels'],
+  ])('when the body has %s, it is invalid at that path', (_name, body, instancePath, message) => {
+    expect(validate(body)).toBe(false);
+    expect(validate.errors).toEqual([expect.objectContaining({ instancePath, message })]);
+  });
+
+  it('when the body is 64 levels deep and its text well-formed (pairs, U+FFFD), it is valid', () => {
+    expect(validate({ data: levels(63) })).toBe(true);
+    expect(validate({ data: { '😀': '😀 \ufffd' } })).toBe(true);
+  });
+});
