@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { snapshot } from '../../helpers/db-snapshot.js';
@@ -17,7 +17,8 @@ let project: TestProject;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  server = await startApp({ DATABASE_URL: db.url });
+  // The Redis bus, as in production: events are keyed there by operation id.
+  server = await startApp({ DATABASE_URL: db.url, REDIS_URL: inject('redisUrl') });
   owner = await createUser(server);
   project = await createProject(server, owner, 'Cases');
 });
