@@ -49,7 +49,7 @@ function lineCollector(onLog: (line: string) => void): { push: (chunk: Buffer) =
 }
 
 function spawnError(file: string, error: NodeJS.ErrnoException): Error {
-  return new Error(`cannot run ${file}: ${error.code ?? error.message}`, { cause: error });
+  return new Error(`cannot run ${file}: ${error.code ?? error.message}`);
 }
 
 /**
