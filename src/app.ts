@@ -55,6 +55,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // A first start runs initdb in the postgres plugin: 1–2 s on a quiet machine, past Fastify's
+    // default 10 s on a loaded one (bench/RESULTS.md, startup). Start-up stays bounded by the
+    // plugins' own timeouts and retries.
+    pluginTimeout: 120_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
   // The API speaks JSON only: any other body type is a 400 (CONTRACT §4), not a string to validate.
