@@ -57,6 +57,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     forceCloseConnections: 'idle',
     // Router and parser errors in the contract's body; our own 503 while closing.
     ...frameworkErrorOptions,
+    // A first start runs initdb in the postgres plugin: 1–2 s on a quiet machine, past Fastify's
+    // default 10 s on a loaded one (bench/RESULTS.md, startup). Start-up stays bounded by the
+    // plugins' own timeouts and retries.
+    pluginTimeout: 120_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
   // The API speaks JSON only: any other body type is a 400 (docs/contract.md §4), not a string to validate.
