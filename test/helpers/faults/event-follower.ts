@@ -61,7 +61,6 @@ export class EventFollower {
   }
 
   private async connectOnce(): Promise<void> {
-    const phase = this.tally.phase;
     const correlationId = this.nextCorrelationId();
     const controller = new AbortController();
     this.controller = controller;
@@ -83,30 +82,23 @@ export class EventFollower {
       if (this.stopped) return;
       const reason = transportReason(error);
       // A stream may drop or be refused while the process is down; a hung open is a hung request.
-      if (reason === 'timeout')
-        this.tally.record(phase, 'stream open', correlationId, { kind: 'outside', reason: 'timeout' }, OPEN_TIMEOUT_MS);
-      else phase.streamDrops++;
+      if (reason === 'timeout') this.tally.record('stream open', correlationId, { kind: 'outside', reason: 'timeout' }, OPEN_TIMEOUT_MS);
+      else this.tally.phase.streamDrops++;
       return;
     }
     clearTimeout(openTimer);
     const ms = performance.now() - t0;
     if (res.status !== 200) {
-      this.tally.record(
-        phase,
-        'stream open',
-        correlationId,
-        await classifyResponse(res, { success: 200, shape: () => false }, correlationId),
-        ms,
-      );
+      this.tally.record('stream open', correlationId, await classifyResponse(res, { success: 200, shape: () => false }, correlationId), ms);
       return;
     }
     const type = res.headers.get('content-type') ?? '';
     if (!type.startsWith('text/event-stream') || res.headers.get('x-correlation-id') !== correlationId) {
-      this.tally.record(phase, 'stream open', correlationId, { kind: 'outside', reason: `stream 200 with content-type ${type}` }, ms);
+      this.tally.record('stream open', correlationId, { kind: 'outside', reason: `stream 200 with content-type ${type}` }, ms);
       controller.abort();
       return;
     }
-    this.tally.record(phase, 'stream open', correlationId, { kind: 'success', body: null }, ms);
+    this.tally.record('stream open', correlationId, { kind: 'success', body: null }, ms);
     this.connects++;
     const parser = createParser({
       onEvent: (event) => {

@@ -10,20 +10,43 @@ export interface FaultRunFacts {
   readonly unfinishedFollowers: number;
   /** One line per fault action: what was done and what was measured. */
   readonly actions: readonly string[];
+  /** The server's log (JSON lines), to show what it said about a response outside the contract. */
+  readonly serverLog: string;
+}
+
+/** The server's own account of a request (its logged error), found by correlation id. */
+function loggedError(log: string, correlationId: string): string | undefined {
+  const needle = `"correlation_id":"${correlationId}"`;
+  const line = log.split('\n').find((l) => l.includes(needle) && l.includes('"err"'));
+  if (!line) return undefined;
+  try {
+    const entry = JSON.parse(line) as { msg?: string; err?: { type?: string; code?: string; message?: string } };
+    return `${entry.msg ?? ''}: ${entry.err?.type ?? ''} ${entry.err?.code ?? ''} ${entry.err?.message ?? ''}`.slice(0, 300);
+  } catch {
+    return line.slice(0, 300);
+  }
 }
 
 const pad = (v: unknown, n: number) => String(v).padStart(n);
 
-/** The first line of a crash that names an error, for the report. */
+/** The first logged error of a process that exited (its crash reason, usually), for the report. */
 function crashLine(exit: ServerExit): string {
-  const line = exit.tail.split('\n').find((l) => /Error|error|uncaught|fatal/.test(l)) ?? exit.tail.split('\n').at(-2) ?? '';
-  return line.trim().slice(0, 240);
+  const lines = exit.tail.split('\n');
+  for (const line of lines) {
+    try {
+      const entry = JSON.parse(line) as { msg?: string; err?: { type?: string; message?: string; code?: string } };
+      if (entry.err) return `${entry.msg ?? ''}: ${entry.err.type ?? ''} ${entry.err.code ?? ''} ${entry.err.message ?? ''}`.slice(0, 300);
+    } catch {
+      // not a log line
+    }
+  }
+  return (lines.filter((l) => l.trim() !== '').at(-1) ?? '').slice(0, 300);
 }
 
 /** The per-phase counts, printed by the suite whatever its outcome. */
 export function formatFaultReport(f: FaultRunFacts): string {
   const lines: string[] = [];
-  lines.push('fault suite: counts per phase (a request is charged to the phase it started in)');
+  lines.push('fault suite: counts per phase (a request is charged to the phase its answer came in)');
   lines.push(
     `${'phase'.padEnd(20)} ${pad('requests', 8)} ${pad('ok', 6)} ${pad('503 pg', 6)} ${pad('503 rd', 6)} ${pad('409/429', 7)} ${pad('OUTSIDE', 7)} ${pad('drops', 5)} ${pad('acked', 5)} ${pad('UNDELIV', 7)} ${pad('EXITS', 5)} ${pad('p50 ms', 6)} ${pad('p99 ms', 6)}`,
   );
@@ -44,6 +67,10 @@ export function formatFaultReport(f: FaultRunFacts): string {
   }
   lines.push(`(1) responses outside the contract: ${f.tally.outside.length}`);
   for (const [key, n] of reasons) lines.push(`      ${n} × ${key}`);
+  // Answers with a status (not transport failures): what the server logged for them.
+  for (const o of f.tally.outside.filter((x) => x.reason.startsWith('status ')).slice(0, 5)) {
+    lines.push(`      ${o.correlationId} (${o.reason}) logged as: ${loggedError(f.serverLog, o.correlationId) ?? 'nothing'}`);
+  }
   const a = f.audit;
   lines.push(
     `(2) acknowledged events not delivered to a resuming client: ${a.undelivered.length} (of ${a.acked} acknowledged in ${a.operations} operations); ` +

@@ -24,8 +24,8 @@ export interface OutsideResponse {
 }
 
 /**
- * Counts every response of the run by the phase it was sent in (a request is charged to the
- * phase current when it started, so a slow answer is not blamed on the next fault).
+ * Counts every response of the run by the phase in which it came back: a request sent just
+ * before a fault and broken by it is the fault's.
  */
 export class FaultTally {
   readonly phases: PhaseStats[] = [];
@@ -57,7 +57,8 @@ export class FaultTally {
     return phase;
   }
 
-  record(phase: PhaseStats, route: string, correlationId: string, outcome: Outcome, durationMs: number): void {
+  record(route: string, correlationId: string, outcome: Outcome, durationMs: number): void {
+    const phase = this.currentPhase;
     phase.requests++;
     phase.durationsMs.push(durationMs);
     if (outcome.kind === 'success') phase.successes++;

@@ -36,11 +36,12 @@ export interface LoadOptions {
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
+const FAILURE_BACKOFF_MS = 200;
 const hasId = (b: Record<string, unknown>) => typeof b.id === 'string';
 
 /**
  * Clients looping over a realistic mix while the faults happen. Every response is checked
- * against the contract (contract-check.ts) and charged to the current phase; every event
+ * against the contract (contract-check.ts) and charged to the phase it came back in; every event
  * acknowledged with 202 is remembered for the delivery audit.
  */
 export class SteadyLoad {
@@ -158,7 +159,6 @@ export class SteadyLoad {
   }
 
   private async publish(auth: string, opPath: string, record: OperationRecord, terminal: boolean): Promise<Outcome> {
-    const phase = this.tally.phase.name;
     const marker = `m${++this.counter}`;
     const outcome = await this.call(
       auth,
@@ -168,6 +168,7 @@ export class SteadyLoad {
       { type: terminal ? 'done' : 'progress', data: { marker }, ...(terminal ? { status: 'completed' } : {}) },
       { success: 202, shape: (b) => typeof b.id === 'number' && (b.data as { marker?: unknown } | null)?.marker === marker },
     );
+    const phase = this.tally.phase.name;
     if (outcome.kind === 'success') record.acked.push({ id: (outcome.body as { id: number }).id, marker, phase });
     else record.refused.push({ marker, phase, definite: outcome.kind === 'contract_error' });
     return outcome;
@@ -181,7 +182,6 @@ export class SteadyLoad {
     body: unknown,
     expected: RouteExpectation,
   ): Promise<Outcome> {
-    const phase = this.tally.phase;
     const correlationId = this.nextCorrelationId();
     const t0 = performance.now();
     let outcome: Outcome;
@@ -200,7 +200,9 @@ export class SteadyLoad {
     } catch (error) {
       outcome = { kind: 'outside', reason: transportReason(error) };
     }
-    this.tally.record(phase, route, correlationId, outcome, performance.now() - t0);
+    this.tally.record(route, correlationId, outcome, performance.now() - t0);
+    // A client backs off after a failure instead of hammering a service that is recovering.
+    if (outcome.kind !== 'success') await sleep(FAILURE_BACKOFF_MS);
     return outcome;
   }
 

@@ -24,6 +24,8 @@ export class SupervisedServer {
   readonly pids: number[] = [];
   private current: ServerProcess;
   private stopping = false;
+  /** What the processes that already exited wrote. */
+  private earlierOutput = '';
 
   private constructor(
     private readonly env: Record<string, string>,
@@ -49,12 +51,18 @@ export class SupervisedServer {
     return this.current.stdout();
   }
 
+  /** Everything every process of the run wrote (its JSON log lines, with correlation ids). */
+  allOutput(): string {
+    return this.earlierOutput + this.current.stdout();
+  }
+
   private spawn(): ServerProcess {
     const server = spawnServer(this.env, 'src/server.ts', [], TELEMETRY_PRELOAD);
     if (server.child.pid !== undefined) this.pids.push(server.child.pid);
     void server.exited.then(async ({ code, signal, atMs }) => {
       if (this.stopping) return;
-      this.exits.push({ pid: server.child.pid, code, signal, atMs, tail: server.stdout().slice(-3000) });
+      this.earlierOutput += server.stdout();
+      this.exits.push({ pid: server.child.pid, code, signal, atMs, tail: server.stdout().slice(-50_000) });
       await sleep(RESTART_DELAY_MS);
       if (!this.stopping) this.current = this.spawn();
     });

@@ -184,7 +184,9 @@ beforeAll(async () => {
     ({ unfinishedFollowers } = await load.drain(FOLLOW_MS));
   }
   audit = auditDelivery(load.operations);
-  process.stdout.write(`${formatFaultReport({ tally, audit, exits: server.exits, pids: server.pids, unfinishedFollowers, actions })}\n`);
+  process.stdout.write(
+    `${formatFaultReport({ tally, audit, exits: server.exits, pids: server.pids, unfinishedFollowers, actions, serverLog: server.allOutput() })}\n`,
+  );
 }, 300_000);
 
 afterAll(async () => {
