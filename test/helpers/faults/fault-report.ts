@@ -12,6 +12,8 @@ export interface FaultRunFacts {
   readonly actions: readonly string[];
   /** The server's log (JSON lines), to show what it said about a response outside the contract. */
   readonly serverLog: string;
+  /** performance.now() when the last phase ended. */
+  readonly endedMs: number;
 }
 
 /** The server's own account of a request (its logged error), found by correlation id. */
@@ -48,15 +50,17 @@ export function formatFaultReport(f: FaultRunFacts): string {
   const lines: string[] = [];
   lines.push('fault suite: counts per phase (a request is charged to the phase its answer came in)');
   lines.push(
-    `${'phase'.padEnd(20)} ${pad('requests', 8)} ${pad('ok', 6)} ${pad('503 pg', 6)} ${pad('503 rd', 6)} ${pad('409/429', 7)} ${pad('OUTSIDE', 7)} ${pad('drops', 5)} ${pad('acked', 5)} ${pad('UNDELIV', 7)} ${pad('EXITS', 5)} ${pad('p50 ms', 6)} ${pad('p99 ms', 6)}`,
+    `${'phase'.padEnd(20)} ${pad('requests', 8)} ${pad('ok', 6)} ${pad('503 pg', 6)} ${pad('503 rd', 6)} ${pad('409/429', 7)} ${pad('OUTSIDE', 7)} ${pad('drops', 5)} ${pad('acked', 5)} ${pad('UNDELIV', 7)} ${pad('EXITS', 5)} ${pad('p50 ms', 6)} ${pad('p99 ms', 6)} ${pad('secs', 5)}`,
   );
-  for (const p of f.tally.phases) {
+  const ends = [...f.tally.phases.slice(1).map((p) => p.startedMs), f.endedMs];
+  for (const [i, p] of f.tally.phases.entries()) {
+    const secs = (((ends[i] ?? p.startedMs) - p.startedMs) / 1000).toFixed(1);
     const acked = f.audit.ackedByPhase[p.name] ?? 0;
     const undelivered = f.audit.undelivered.filter((u) => u.phase === p.name).length;
     const exits = f.exits.filter((e) => f.tally.phaseAt(e.atMs) === p.name).length;
     const other = Object.values(p.otherErrors).reduce((a, b) => a + b, 0);
     lines.push(
-      `${p.name.padEnd(20)} ${pad(p.requests, 8)} ${pad(p.successes, 6)} ${pad(p.unavailable.postgres ?? 0, 6)} ${pad(p.unavailable.redis ?? 0, 6)} ${pad(other, 7)} ${pad(p.outside, 7)} ${pad(p.streamDrops, 5)} ${pad(acked, 5)} ${pad(undelivered, 7)} ${pad(exits, 5)} ${pad(Math.round(percentile(p.durationsMs, 50)), 6)} ${pad(Math.round(percentile(p.durationsMs, 99)), 6)}`,
+      `${p.name.padEnd(20)} ${pad(p.requests, 8)} ${pad(p.successes, 6)} ${pad(p.unavailable.postgres ?? 0, 6)} ${pad(p.unavailable.redis ?? 0, 6)} ${pad(other, 7)} ${pad(p.outside, 7)} ${pad(p.streamDrops, 5)} ${pad(acked, 5)} ${pad(undelivered, 7)} ${pad(exits, 5)} ${pad(Math.round(percentile(p.durationsMs, 50)), 6)} ${pad(Math.round(percentile(p.durationsMs, 99)), 6)} ${pad(secs, 5)}`,
     );
   }
   for (const a of f.actions) lines.push(`  fault: ${a}`);

@@ -29,10 +29,10 @@ import { freePort, spawnServer } from '../../helpers/server-process.js';
 /** How long each dependency stays down: long enough for every client to meet the outage. */
 const DOWN_MS = 1_500;
 /** Steady load before the first fault and after each recovery. */
-const SETTLE_MS = 3_000;
-const HANG_MS = 4_000;
+const SETTLE_MS = 2_500;
+const HANG_MS = 3_000;
 /** After the writers end their operations, how long followers get to receive the last events. */
-const FOLLOW_MS = 15_000;
+const FOLLOW_MS = 10_000;
 
 let postgres: ControlledPostgres;
 let redis: RedisServer;
@@ -101,6 +101,7 @@ async function holdQueriesInFlight(): Promise<{ waiting: number; release: () => 
 }
 
 beforeAll(async () => {
+  const setupStarted = performance.now();
   dataDir = await mkdtemp(path.join(tmpdir(), 'jeex-faults-data-'));
   [postgres, redis, qdrant] = await Promise.all([startControlledPostgres(), startRedisServer(), QdrantStandIn.start()]);
   collector = new OtlpReceiver(await freePort());
@@ -131,7 +132,8 @@ beforeAll(async () => {
   };
   server = SupervisedServer.start(env, await freePort());
   await server.waitLive();
-  const tokens = await Promise.all([issueToken(env, 'faults-a@example.com'), issueToken(env, 'faults-b@example.com')]);
+  const tokens = [await issueToken(env, 'faults@example.com')];
+  actions.push(`set-up (PostgreSQL, Redis, Qdrant stand-in, collector, server, token): ${Math.round(performance.now() - setupStarted)} ms`);
 
   tally = new FaultTally('baseline');
   load = new SteadyLoad(server.base, tokens, tally, { shortWriters: 3, longWriters: 1, eventsPerOperation: 10, thinkMs: 25 });
@@ -185,7 +187,7 @@ beforeAll(async () => {
   }
   audit = auditDelivery(load.operations);
   process.stdout.write(
-    `${formatFaultReport({ tally, audit, exits: server.exits, pids: server.pids, unfinishedFollowers, actions, serverLog: server.allOutput() })}\n`,
+    `${formatFaultReport({ tally, audit, exits: server.exits, pids: server.pids, unfinishedFollowers, actions, serverLog: server.allOutput(), endedMs: performance.now() })}\n`,
   );
 }, 300_000);
 
