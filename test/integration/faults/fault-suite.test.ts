@@ -183,12 +183,21 @@ beforeAll(async () => {
 
     tally.begin('drain');
   } finally {
+    // Also when a phase failed: the counts so far are the evidence.
     ({ unfinishedFollowers } = await load.drain(FOLLOW_MS));
+    audit = auditDelivery(load.operations);
+    const report = formatFaultReport({
+      tally,
+      audit,
+      exits: server.exits,
+      pids: server.pids,
+      unfinishedFollowers,
+      actions,
+      serverLog: server.allOutput(),
+      endedMs: performance.now(),
+    });
+    process.stdout.write(`${report}\n`);
   }
-  audit = auditDelivery(load.operations);
-  process.stdout.write(
-    `${formatFaultReport({ tally, audit, exits: server.exits, pids: server.pids, unfinishedFollowers, actions, serverLog: server.allOutput(), endedMs: performance.now() })}\n`,
-  );
 }, 300_000);
 
 afterAll(async () => {
