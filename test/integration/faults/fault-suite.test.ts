@@ -229,7 +229,10 @@ describe('the API under steady load while PostgreSQL restarts, Redis restarts an
   });
 
   it('the run drove what it claims: load in every phase, each fault met by the clients, events acknowledged before and after each fault', () => {
-    for (const phase of tally.phases) expect(phase.requests, `requests in ${phase.name}`).toBeGreaterThan(20);
+    // The drain is the writers' last events only; every other phase is under the full load.
+    for (const phase of tally.phases.filter((p) => p.name !== 'drain')) {
+      expect(phase.requests, `requests in ${phase.name}`).toBeGreaterThan(20);
+    }
     const phase = (name: string) => tally.phases.find((p) => p.name === name);
     const met = (name: string, service: string) => {
       const p = phase(name);
