@@ -46,6 +46,7 @@ let audit: DeliveryAudit;
 let unfinishedFollowers = 0;
 let pgQueriesInFlight = 0;
 let collectorHeldRequests = 0;
+let collectorSpansDuringHang = 0;
 const actions: string[] = [];
 
 /** A user and an access token through the operator's own command (`npm run token`), not a test route. */
@@ -166,9 +167,11 @@ beforeAll(async () => {
 
     tally.begin('collector hang');
     const exportsBefore = collector.requests;
+    const spansBeforeHang = collector.spans.length;
     await collector.setMode('hang');
     await sleep(HANG_MS);
     const held = collector.requests - exportsBefore;
+    collectorSpansDuringHang = collector.spans.length - spansBeforeHang;
     tally.begin('collector back');
     const spansBefore = collector.spans.length;
     await collector.setMode('ok');
@@ -242,6 +245,7 @@ describe('the API under steady load while PostgreSQL restarts, Redis restarts an
     expect(met('postgres restart', 'postgres'), 'clients met the PostgreSQL outage').toBeGreaterThan(0);
     expect(met('redis restart', 'redis'), 'clients met the Redis outage').toBeGreaterThan(0);
     expect(collectorHeldRequests, 'export requests the hung collector held').toBeGreaterThan(0);
+    expect(collectorSpansDuringHang, 'spans the collector took while hung').toBe(0);
     for (const name of ['baseline', 'postgres restart', 'redis restart', 'collector hang']) {
       expect(audit.ackedByPhase[name] ?? 0, `events acknowledged in ${name}`).toBeGreaterThan(0);
     }
