@@ -30,6 +30,7 @@ import { freePort, spawnServer } from '../../helpers/server-process.js';
 const DOWN_MS = 1_500;
 /** Steady load before the first fault and after each recovery. */
 const SETTLE_MS = 2_500;
+const MIN_ANSWERS = 40;
 const HANG_MS = 3_000;
 /** After the writers end their operations, how long followers get to receive the last events. */
 const FOLLOW_MS = 10_000;
@@ -56,6 +57,19 @@ async function issueToken(env: Record<string, string>, email: string): Promise<s
   const token = /eyJ[\w-]+\.[\w-]+\.[\w-]+/.exec(cli.stdout())?.[0];
   if (code !== 0 || !token) throw new Error(`token CLI failed (${code}): ${cli.stdout()}`);
   return token;
+}
+
+/**
+ * Steady load for SETTLE_MS and at least MIN_ANSWERS answers in the current phase: on a
+ * loaded machine a phase lasts longer instead of measuring less.
+ */
+async function settle(): Promise<void> {
+  await sleep(SETTLE_MS);
+  const deadline = performance.now() + 60_000;
+  while (tally.phase.requests < MIN_ANSWERS) {
+    if (performance.now() > deadline) throw new Error(`only ${tally.phase.requests} answers in ${tally.phase.name} after 60 s`);
+    await sleep(50);
+  }
 }
 
 /** Polls readiness (PostgreSQL, Redis, Qdrant all answering); resolves with the time it took. */
@@ -140,7 +154,7 @@ beforeAll(async () => {
   load = new SteadyLoad(server.base, tokens, tally, { shortWriters: 3, longWriters: 1, eventsPerOperation: 10, thinkMs: 25 });
   try {
     load.start();
-    await sleep(SETTLE_MS);
+    await settle();
 
     tally.begin('postgres restart');
     const inFlight = await holdQueriesInFlight();
@@ -153,7 +167,7 @@ beforeAll(async () => {
     actions.push(
       `PostgreSQL fast shutdown with ${inFlight.waiting} of the server's queries in flight, down ${DOWN_MS} ms, ready again ${pgBack} ms after its start`,
     );
-    await sleep(SETTLE_MS);
+    await settle();
 
     tally.begin('redis restart');
     await redis.stop();
@@ -163,7 +177,7 @@ beforeAll(async () => {
     actions.push(
       `Redis killed (SIGKILL, no persistence: its data is gone), down ${DOWN_MS} ms, ready again ${redisBack} ms after its start`,
     );
-    await sleep(SETTLE_MS);
+    await settle();
 
     tally.begin('collector hang');
     const exportsBefore = collector.requests;
@@ -182,7 +196,7 @@ beforeAll(async () => {
       collector.spans.length > spansBefore ? `spans arriving again after ${Math.round(performance.now() - t0)} ms` : 'no span within 30 s';
     actions.push(`collector accepted and never answered ${held} export requests for ${HANG_MS} ms; then answered: ${spansAgain}`);
     collectorHeldRequests = held;
-    await sleep(SETTLE_MS);
+    await settle();
 
     tally.begin('drain');
   } finally {
