@@ -185,6 +185,7 @@ beforeAll(async () => {
     const hangStarted = performance.now();
     await collector.setMode('hang');
     await settle(HANG_MS);
+    const hungMs = Math.round(performance.now() - hangStarted);
     const held = collector.requests - exportsBefore;
     collectorSpansDuringHang = collector.spans.length - spansBeforeHang;
     tally.begin('collector back');
@@ -195,9 +196,7 @@ beforeAll(async () => {
     while (collector.spans.length === spansBefore && performance.now() < deadline) await sleep(50);
     const spansAgain =
       collector.spans.length > spansBefore ? `spans arriving again after ${Math.round(performance.now() - t0)} ms` : 'no span within 30 s';
-    actions.push(
-      `collector accepted and never answered ${held} export requests for ${Math.round(performance.now() - hangStarted)} ms; then answered: ${spansAgain}`,
-    );
+    actions.push(`collector accepted and never answered ${held} export requests for ${hungMs} ms; then answered: ${spansAgain}`);
     collectorHeldRequests = held;
     await settle();
 
