@@ -1,8 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../../src/db/embedded-postgres.js';
+import { migrateToLatest } from '../../../src/db/migrator.js';
 import { freePort } from '../server-process.js';
 
 /**
@@ -11,7 +13,7 @@ import { freePort } from '../server-process.js';
  * PostgreSQL's fast shutdown: every backend, busy or idle, is terminated (57P01).
  */
 export interface ControlledPostgres {
-  /** The application database's URL (superuser; the server migrates it at start). */
+  /** The application database's URL (superuser), migrated. */
   readonly url: string;
   readonly stop: () => Promise<void>;
   readonly start: () => Promise<void>;
@@ -45,8 +47,13 @@ export async function startControlledPostgres(): Promise<ControlledPostgres> {
   await admin.connect();
   await admin.query(`create database ${DATABASE}`);
   await admin.end();
+  // Migrated here, so the token command can run while the server starts.
+  const url = running?.url(DATABASE) ?? '';
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+  await migrateToLatest(db);
+  await db.destroy();
   return {
-    url: running?.url(DATABASE) ?? '',
+    url,
     stop,
     start,
     dispose: async () => {

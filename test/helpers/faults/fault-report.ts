@@ -31,18 +31,22 @@ function loggedError(log: string, correlationId: string): string | undefined {
 
 const pad = (v: unknown, n: number) => String(v).padStart(n);
 
-/** The first logged error of a process that exited (its crash reason, usually), for the report. */
+/** Why a process exited, from its log: the fatal line when there is one, else its first logged error. */
 function crashLine(exit: ServerExit): string {
   const lines = exit.tail.split('\n');
+  const errors: string[] = [];
   for (const line of lines) {
     try {
       const entry = JSON.parse(line) as { msg?: string; err?: { type?: string; message?: string; code?: string } };
-      if (entry.err) return `${entry.msg ?? ''}: ${entry.err.type ?? ''} ${entry.err.code ?? ''} ${entry.err.message ?? ''}`.slice(0, 300);
+      if (!entry.err) continue;
+      const text = `${entry.msg ?? ''}: ${entry.err.type ?? ''} ${entry.err.code ?? ''} ${entry.err.message ?? ''}`.slice(0, 300);
+      if (/fatal|uncaught/i.test(entry.msg ?? '')) return text;
+      errors.push(text);
     } catch {
       // not a log line
     }
   }
-  return (lines.filter((l) => l.trim() !== '').at(-1) ?? '').slice(0, 300);
+  return errors[0] ?? (lines.filter((l) => l.trim() !== '').at(-1) ?? '').slice(0, 300);
 }
 
 /** The per-phase counts, printed by the suite whatever its outcome. */

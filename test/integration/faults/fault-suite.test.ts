@@ -146,8 +146,8 @@ beforeAll(async () => {
     RATE_LIMIT_PER_MINUTE_PROJECT: '1000000',
   };
   server = SupervisedServer.start(env, await freePort());
-  await server.waitLive();
-  const tokens = [await issueToken(env, 'faults@example.com')];
+  const [token] = await Promise.all([issueToken(env, 'faults@example.com'), server.waitLive()]);
+  const tokens = [token];
   actions.push(`set-up (PostgreSQL, Redis, Qdrant stand-in, collector, server, token): ${Math.round(performance.now() - setupStarted)} ms`);
 
   tally = new FaultTally('baseline');
