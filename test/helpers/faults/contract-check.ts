@@ -1,5 +1,5 @@
 /*
- * What counts as "inside the contract" for the fault suite (CONTRACT §3, §4): a response is
+ * What counts as "inside the contract" for the fault suite (docs/contract.md §3, §4): a response is
  * either the route's success, or the §4 error body with a status a valid request may get
  * while dependencies come and go. Everything else — a 500, any other status, a body of
  * another shape, a missing or foreign X-Correlation-ID, a reset, hang-up, refusal or timeout
