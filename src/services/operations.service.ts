@@ -3,7 +3,8 @@ import type { Database, Operation, OperationStatus } from '../db/types.js';
 import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { OperationsRepository } from '../repositories/operations.repository.js';
 import type { ProjectScope } from '../repositories/project-scope.js';
-import { type EventBus, isTerminal, type OperationEvent } from '../streaming/events.js';
+import type { HistorySource } from '../streaming/event-stream.js';
+import { type EventBus, type History, isTerminal, type OperationEvent, type OperationKey } from '../streaming/events.js';
 import { eventsPublished } from '../telemetry/metrics.js';
 
 export interface PublishInput {
@@ -31,6 +32,26 @@ export class OperationsService {
     const operation = await this.operations.get(scope, operationId);
     if (!operation) throw new NotFoundError(`Operation ${operationId} not found`);
     return operation;
+  }
+
+  /**
+   * The history a stream replays. Bridge over the bus's retained events until the durable
+   * log lands: one read, served in pages.
+   */
+  history(key: OperationKey, afterId: number): HistorySource<OperationEvent> {
+    let read: Promise<History> | undefined;
+    const load = () => {
+      read ??= this.bus.history(key, afterId);
+      return read;
+    };
+    return {
+      bounds: async () => {
+        const { events, reset } = await load();
+        const oldestId = reset ? Number(reset.oldest_id) : (events[0]?.id ?? null);
+        return { oldestId, newestId: events.at(-1)?.id ?? afterId };
+      },
+      page: async (after, limit) => (await load()).events.filter((e) => e.id > after).slice(0, limit),
+    };
   }
 
   /**
