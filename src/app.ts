@@ -99,7 +99,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(authRoutes, { prefix: '/api/v1', devLogin: config.nodeEnv !== 'production' });
   await app.register(projectRoutes, { prefix: '/api/v1' });
   await app.register(documentRoutes, { prefix: '/api/v1' });
-  await app.register(operationRoutes, { prefix: '/api/v1' });
+  await app.register(operationRoutes, { prefix: '/api/v1', replayEvents: config.sseReplayEvents });
 
   return app as unknown as App;
 }

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Operation } from '../../../../db/types.js';
 import { scopeOf } from '../../../../lib/request-identity.js';
-import { OperationsService } from '../../../../services/operations.service.js';
-import { isTerminal, type OperationEvent } from '../../../../streaming/events.js';
+import { OperationsService, type OperationsServiceOptions } from '../../../../services/operations.service.js';
+import { isTerminal, type OperationEvent, operationChannel } from '../../../../streaming/events.js';
 import { eventFrame } from '../../../../streaming/sse-format.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
@@ -26,8 +26,8 @@ function toPublic(o: Operation) {
 const tags = ['operations'];
 
 /** CONTRACT §5 Operations and progress streaming (REQ-006, PERF-002). */
-const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new OperationsService(app.db, app.eventBus);
+const operationRoutes: FastifyPluginAsyncTypebox<OperationsServiceOptions> = async (app, options) => {
+  const service = new OperationsService(app.db, app.eventBus, options);
 
   app.post(
     '/projects/:project_id/operations',
@@ -118,11 +118,11 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const operation = await service.get(scope, request.params.operation_id);
       const headerId = request.headers['last-event-id'];
       const afterId = headerId !== undefined ? Number(headerId) : (request.query.last_event_id ?? 0);
-      const key = { projectId: scope.projectId, operationId: operation.id };
+      const channel = operationChannel({ projectId: scope.projectId, operationId: operation.id });
       await serveEventStream<OperationEvent>(request, reply, {
         hub: app.streams,
-        history: service.history(key, afterId),
-        live: { subscribe: (listener) => app.eventBus.subscribe(key, listener) },
+        history: service.history(scope, operation.id),
+        live: { subscribe: (listener) => app.eventBus.subscribe(channel, listener) },
         isTerminal: (event) => isTerminal(event.status),
         frame: eventFrame,
         afterId,
