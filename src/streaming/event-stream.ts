@@ -142,7 +142,9 @@ export class EventStream<E extends StreamEvent> {
     if (this.offer(event) === 'gap') {
       this.liveMode = false;
       this.pending.push(event);
-      void this.catchUp();
+      // The history is unreadable (database gone): end the stream; the client resumes from
+      // its last id once it reconnects, so the gap is never silent.
+      this.catchUp().catch(() => this.connection?.close('failed'));
     }
   }
 
