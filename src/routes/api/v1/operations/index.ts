@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Operation } from '../../../../db/types.js';
-import { scopeOf } from '../../../../lib/request-identity.js';
-import { OperationsService, type OperationsServiceOptions } from '../../../../services/operations.service.js';
+import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { isTerminal, type OperationStreamEvent, operationChannel } from '../../../../streaming/events.js';
 import { eventFrame } from '../../../../streaming/sse-format.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
@@ -25,9 +24,9 @@ function toPublic(o: Operation) {
 
 const tags = ['operations'];
 
-/** CONTRACT §5 Operations and progress streaming (REQ-006, PERF-002). */
-const operationRoutes: FastifyPluginAsyncTypebox<OperationsServiceOptions> = async (app, options) => {
-  const service = new OperationsService(app.db, app.eventBus, options);
+/** docs/contract.md §5 Operations and progress streaming (REQ-006, PERF-002). */
+const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const service = app.services.operations;
 
   app.post(
     '/projects/:project_id/operations',
