@@ -18,6 +18,8 @@ export interface ServiceDependencies {
   /** Null without a vector store (QDRANT_URL unset: development, test). */
   readonly vectors: VectorsRepository | null;
   readonly tokens: TokenService;
+  /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
+  readonly replayEvents: number;
 }
 
 /** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
@@ -37,7 +39,7 @@ export interface Services {
  * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
  * other place they are built.
  */
-export function buildServices({ db, bus, vectors, tokens }: ServiceDependencies): Services {
+export function buildServices({ db, bus, vectors, tokens, replayEvents }: ServiceDependencies): Services {
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
   return Object.freeze({
@@ -46,6 +48,6 @@ export function buildServices({ db, bus, vectors, tokens }: ServiceDependencies)
     access: new ProjectAccess(projects),
     projects: new ProjectsService(db, vectors),
     documents: new DocumentsService(db),
-    operations: new OperationsService(db, bus),
+    operations: new OperationsService(db, bus, { replayEvents }),
   });
 }
