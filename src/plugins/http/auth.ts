@@ -19,6 +19,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; set by the authentication step on every non-public route. */
     user: User | null;
+    /** When the caller's token expires (ms since epoch): an event stream ends then (docs/adr/0019). */
+    tokenExpiresAt: number | null;
   }
 }
 
@@ -54,21 +56,23 @@ const auth: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => 
   app.decorate('signingKeys', keys);
   app.decorate('tokens', tokens);
   app.decorateRequest('user', null);
+  app.decorateRequest('tokenExpiresAt', null);
 
   const cache = new IdentityCache();
-  const identify = async (token: string): Promise<User> => {
-    const cached = cache.get(token);
+  const identify = async (token: string): Promise<{ readonly user: User; readonly expiresAt: number }> => {
+    const cached = cache.lookup(token);
     if (cached) return cached;
     const { sub, expiresAt } = await tokens.verifyClaims(token);
     const user = await users.findById(sub);
     if (user === undefined) throw new UnauthorizedError('Unknown user');
     cache.set(token, user, expiresAt);
-    return user;
+    return { user, expiresAt };
   };
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
-    const user = await identify(bearerToken(request));
+    const { user, expiresAt } = await identify(bearerToken(request));
     request.user = user;
+    request.tokenExpiresAt = expiresAt;
     const ctx = currentContext();
     if (ctx) ctx.user_id = user.id;
     trace.getActiveSpan()?.setAttribute('user_id', user.id);

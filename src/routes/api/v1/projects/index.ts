@@ -4,6 +4,7 @@ import { projectRowOf, scopeOf, userOf } from '../../../../lib/request-identity.
 import type { MemberRow } from '../../../../repositories/members.repository.js';
 import type { ProjectWithRole } from '../../../../repositories/projects.repository.js';
 import { ProjectsService } from '../../../../services/projects.service.js';
+import { AccessNotices } from '../../../../streaming/stream-access.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
 import {
   MemberList,
@@ -39,7 +40,7 @@ const tags = ['projects'];
 
 /** CONTRACT §5 Projects. Roles are declared per route; the project-access guard enforces them. */
 const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new ProjectsService(app.db, app.vectors);
+  const service = new ProjectsService(app.db, app.vectors, new AccessNotices(app.eventBus));
 
   app.post(
     '/projects',
