@@ -6,7 +6,7 @@ import { noticeFrame, retryFrame } from './sse-format.js';
 import type { SseHub } from './sse-hub.js';
 import { type AccessWatch, type StreamAccess, streamCallerOf } from './stream-access.js';
 import { StreamLifetime } from './stream-lifetime.js';
-import { endStreamSpan, requestSpanOf } from './stream-span.js';
+import { endStreamSpan, endStreamSpanOnClose, markStreamEnd, requestSpanOf } from './stream-span.js';
 
 /** How long a browser waits before reconnecting after the stream drops. */
 export const RETRY_MS = 2_000;
@@ -42,7 +42,8 @@ export async function serveEventStream<E extends StreamEvent>(
   const started = performance.now();
   const closed = (reason: CloseReason, lastEventId: number, opened: boolean) => {
     lifetime.end();
-    endStreamSpan(span, reason, opened);
+    markStreamEnd(span, reason);
+    if (!opened) endStreamSpan(span, false);
     log.info(
       {
         correlation_id: correlationId,
@@ -81,6 +82,7 @@ export async function serveEventStream<E extends StreamEvent>(
   });
   request.user = null;
   request.projectRow = null;
+  endStreamSpanOnClose(span, reply.raw);
   const connection = options.hub.connect(reply.raw, (reason) => {
     stream.release();
     closed(reason, stream.lastEventId, true);
