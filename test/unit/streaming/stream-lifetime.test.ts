@@ -16,11 +16,8 @@ class FakeResponse extends EventEmitter implements ClientSocketState {
 }
 
 function gate(): { readonly wait: Promise<void>; readonly open: () => void } {
-  let open = () => undefined as void;
-  const wait = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { wait, open };
+  const { promise, resolve } = Promise.withResolvers<void>();
+  return { wait: promise, open: () => resolve() };
 }
 
 /** The durable history with its bounds read held until the test opens the gate. */
@@ -37,7 +34,7 @@ function heldBounds(log: MemoryLog, held: Promise<void>): HistorySource<TestEven
   return source;
 }
 
-function streamOver(log: MemoryLog, history: HistorySource<TestEvent>, live: LiveSource<TestEvent>) {
+function streamOver(history: HistorySource<TestEvent>, live: LiveSource<TestEvent>) {
   return new EventStream<TestEvent>({ history, live, isTerminal: (e) => e.terminal === true, frame, afterId: 0 });
 }
 
@@ -48,7 +45,7 @@ describe('StreamLifetime', () => {
     const lifetime = new StreamLifetime(res);
     const held = gate();
     const history = heldBounds(log, held.wait);
-    const preparing = streamOver(log, history, lifetime.bind(log.live)).prepare();
+    const preparing = streamOver(history, lifetime.bind(log.live)).prepare();
     await until(() => history.calls === 1 && log.listeners.size === 1);
 
     res.leave();
