@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { OperationStatus } from '../db/types.js';
 import type { HistoryBounds } from '../streaming/event-stream.js';
-import type { OperationEvent } from '../streaming/events.js';
+import type { OperationEvent, ReplayedEvent } from '../streaming/events.js';
 import type { ProjectScope } from './project-scope.js';
 import { ScopedRepository } from './scoped.repository.js';
 
@@ -21,6 +21,13 @@ export interface Retention {
   /** Bytes of `data` kept per operation. */
   readonly bytes: number;
 }
+
+/**
+ * Bytes of event data one history page may start: what one replaying stream holds at a time
+ * (docs/adr/0016; 200 stalled replays of an 8 MiB history measured +186 MiB of server RSS
+ * with 32 KiB pages, +278 MiB with 128 KiB).
+ */
+export const PAGE_BYTES = 32 * 1024;
 
 interface EventRow {
   id: number;
@@ -100,19 +107,37 @@ export class OperationEventsRepository extends ScopedRepository {
     return { oldestId: row?.oldest ?? null, newestId: row?.lastEventId ?? 0 };
   }
 
-  /** Up to `limit` retained events after `afterId`, in order. */
-  async page(scope: ProjectScope, operationId: string, afterId: number, limit: number): Promise<OperationEvent[]> {
-    const rows = await this.db
-      .selectFrom('operationEvents')
-      .select(['seq as id', 'type', 'data', 'status', 'createdAt as created'])
-      .where('operationId', '=', operationId)
-      .where('projectId', '=', scope.projectId)
-      .where('seq', '>', afterId)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
-    return rows.map((row) => toEvent(operationId, row));
+  /**
+   * Retained events after `afterId`, in order: at most `limit`, and only those that start
+   * within PAGE_BYTES of the first (always at least one), so a page of large events stays
+   * small in the heap. `end_offset - bytes` is where an event starts in the operation's
+   * running total of bytes.
+   */
+  async page(scope: ProjectScope, operationId: string, afterId: number, limit: number): Promise<ReplayedEvent[]> {
+    const { rows } = await sql<ReplayedRow>`
+      SELECT seq AS id, type, data::text AS json, status, created_at AS created
+      FROM operation_events
+      WHERE operation_id = ${operationId} AND project_id = ${scope.projectId} AND seq > ${afterId}
+        AND end_offset - bytes < ${PAGE_BYTES} + (
+          SELECT f.end_offset - f.bytes FROM operation_events f
+          WHERE f.operation_id = ${operationId} AND f.seq > ${afterId} ORDER BY f.seq LIMIT 1
+        )
+      ORDER BY seq
+      LIMIT ${limit}
+    `.execute(this.db);
+    return rows.map((row) => ({
+      id: row.id,
+      operation_id: operationId,
+      type: row.type,
+      dataJson: row.json,
+      status: row.status,
+      created_at: row.created.toISOString(),
+    }));
   }
+}
+
+interface ReplayedRow extends Omit<EventRow, 'data'> {
+  json: string;
 }
 
 function toEvent(operationId: string, row: EventRow): OperationEvent {

@@ -7,10 +7,10 @@ import type { ProjectScope } from '../repositories/project-scope.js';
 import type { HistorySource } from '../streaming/event-stream.js';
 import {
   type EventBus,
-  isTerminal,
   MAX_EVENT_DATA_BYTES,
   MAX_RETAINED_EVENT_BYTES,
   type OperationEvent,
+  type OperationStreamEvent,
   operationChannel,
 } from '../streaming/events.js';
 import { eventsPublished } from '../telemetry/metrics.js';
@@ -84,7 +84,7 @@ export class OperationsService {
   }
 
   /** The durable history a stream of this operation replays, in pages. */
-  history(scope: ProjectScope, operationId: string): HistorySource<OperationEvent> {
+  history(scope: ProjectScope, operationId: string): HistorySource<OperationStreamEvent> {
     return {
       bounds: () => this.events.bounds(scope, operationId),
       page: (afterId, limit) => this.events.page(scope, operationId, afterId, limit),

@@ -17,7 +17,7 @@ export interface HistoryBounds {
 /** Where a stream reads what it missed: the durable history, in pages. */
 export interface HistorySource<E extends StreamEvent> {
   bounds(): Promise<HistoryBounds>;
-  /** Up to `limit` retained events with id > afterId, in id order. */
+  /** Retained events with id > afterId, in id order: at most `limit`, possibly fewer; none at the end. */
   page(afterId: number, limit: number): Promise<readonly E[]>;
 }
 
@@ -142,7 +142,9 @@ export class EventStream<E extends StreamEvent> {
     if (this.offer(event) === 'gap') {
       this.liveMode = false;
       this.pending.push(event);
-      void this.catchUp();
+      // The history is unreadable (database gone): end the stream; the client resumes from
+      // its last id once it reconnects, so the gap is never silent.
+      this.catchUp().catch(() => this.connection?.close('failed'));
     }
   }
 
@@ -208,9 +210,11 @@ export class EventStream<E extends StreamEvent> {
         this.send(event);
         if (connection.isClosed) return;
       }
+      // The history is exhausted only when a read finds nothing: a source may end a page
+      // early (a byte budget), so a short page is not the end.
+      if (page.length === 0) return;
       // Backpressure: the next page is read only when the socket has taken this one.
       if (connection.needsDrain) await connection.drained();
-      if (page.length < this.pageSize) return;
     }
   }
 }

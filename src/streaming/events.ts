@@ -30,6 +30,14 @@ export interface OperationEvent extends EventInput, StreamEvent {
   readonly created_at: string;
 }
 
+/** An event read back from the history: `data` stays the JSON text it was stored as. */
+export interface ReplayedEvent extends Omit<OperationEvent, 'data'> {
+  readonly dataJson: string;
+}
+
+/** What an operation's stream carries: live events and replayed ones. */
+export type OperationStreamEvent = OperationEvent | ReplayedEvent;
+
 /** The channel of one operation; the project is part of the key so keys never collide across projects. */
 export interface OperationKey {
   readonly projectId: string;

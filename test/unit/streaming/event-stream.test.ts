@@ -99,6 +99,19 @@ describe('EventStream: replay, then live', () => {
     expect(socket.ids).toEqual([1, 2, 3]);
   });
 
+  it('when the history cannot be read to fill a gap, ends the stream (the client resumes) instead of skipping it', async () => {
+    const log = new MemoryLog();
+    log.append('a');
+    const { socket, closed, running } = await open(log);
+    await running;
+    log.history.page = () => Promise.reject(new Error('database gone'));
+    log.append('lost', { silent: true });
+    log.append('c');
+    await until(() => closed.length === 1);
+    expect(closed).toEqual(['failed']);
+    expect(socket.ids).toEqual([1]);
+  });
+
   it('when more live events arrive during a replay than it holds, re-reads them from the history', async () => {
     const log = new MemoryLog();
     log.append('a');

@@ -102,7 +102,7 @@ export class MemoryLog {
     this.gate = undefined;
   }
 
-  readonly history: HistorySource<TestEvent> = {
+  history: HistorySource<TestEvent> = {
     bounds: async (): Promise<HistoryBounds> => ({ oldestId: this.oldestId, newestId: this.events.at(-1)?.id ?? 0 }),
     page: async (afterId, limit) => {
       this.pageCalls += 1;

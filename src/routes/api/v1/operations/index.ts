@@ -3,7 +3,7 @@ import type { Operation } from '../../../../db/types.js';
 import { scopeOf } from '../../../../lib/request-identity.js';
 import { ProjectsRepository } from '../../../../repositories/projects.repository.js';
 import { OperationsService, type OperationsServiceOptions } from '../../../../services/operations.service.js';
-import { isTerminal, type OperationEvent, operationChannel } from '../../../../streaming/events.js';
+import { isTerminal, type OperationStreamEvent, operationChannel } from '../../../../streaming/events.js';
 import { eventFrame } from '../../../../streaming/sse-format.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
 import { StreamAccess } from '../../../../streaming/stream-access.js';
@@ -123,7 +123,7 @@ const operationRoutes: FastifyPluginAsyncTypebox<OperationsServiceOptions> = asy
       const headerId = request.headers['last-event-id'];
       const afterId = headerId !== undefined ? Number(headerId) : (request.query.last_event_id ?? 0);
       const channel = operationChannel({ projectId: scope.projectId, operationId: operation.id });
-      await serveEventStream<OperationEvent>(request, reply, {
+      await serveEventStream<OperationStreamEvent>(request, reply, {
         hub: app.streams,
         access,
         history: service.history(scope, operation.id),
