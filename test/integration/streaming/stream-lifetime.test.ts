@@ -84,7 +84,7 @@ describe('a client that leaves before its stream opens', () => {
     const count = 40;
     const ids = Array.from({ length: count }, (_, i) => `abandon-${i}`);
     const left = await Promise.all(
-      ids.map((id, i) => abandon(a, eventsPath(project.id, op), { ...owner.auth, 'x-correlation-id': id }, i % 2 === 0 ? 0 : i)),
+      ids.map((id, i) => abandon(a, eventsPath(project.id, op), { ...owner.auth, 'x-correlation-id': id }, i % 2 === 0 ? 0 : i * 5)),
     );
     const lastLeft = Math.max(...left);
     const closedLines = () => new Set(a.logs.filter((l) => l.msg === 'event stream closed').map((l) => l.correlation_id));
