@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
 import type { OperationStatus } from '../db/types.js';
 import type { HistoryBounds } from '../streaming/event-stream.js';
 import type { OperationEvent, ReplayedEvent } from '../streaming/events.js';
-import type { ProjectScope } from './project-scope.js';
 import { ScopedRepository } from './scoped.repository.js';
 
 export interface NewEvent {

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
 import type { Database, Operation, OperationStatus } from '../db/types.js';
 import { ConflictError, NotFoundError, PayloadTooLargeError } from '../lib/errors.js';
 import { OperationEventsRepository, type Retention } from '../repositories/operation-events.repository.js';
 import { OperationsRepository } from '../repositories/operations.repository.js';
-import type { ProjectScope } from '../repositories/project-scope.js';
 import type { HistorySource } from '../streaming/event-stream.js';
 import {
   type EventBus,

@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
+import { hasRole } from '../access/project-scope.js';
 import type { ProjectRole } from '../db/types.js';
 import { ForbiddenError } from '../lib/errors.js';
-import { scopeOf } from '../lib/request-identity.js';
-import { hasRole } from '../repositories/project-scope.js';
+import { scopeOf } from '../plugins/http/request-identity.js';
 import type { StreamEvent } from './event-stream.js';
 import type { EventBus } from './events.js';
 import type { CloseReason } from './sse-connection.js';

@@ -5,7 +5,7 @@ import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
 import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
-import { openStream } from '../../helpers/sse-client.js';
+import { openStream, type StreamClient } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 
 /*
@@ -47,6 +47,26 @@ async function publish(op: string, body: Record<string, unknown>): Promise<Respo
   return server.request(eventsPath(op), json(owner, body));
 }
 
+/**
+ * Opens a stream once the bus takes subscriptions again (503 until its subscriber connection
+ * is back after a Redis restart): polls the condition the test needs, not the health cache.
+ */
+async function openWhenSubscribable(url: string, headers: Record<string, string>): Promise<StreamClient> {
+  let stream: StreamClient | undefined;
+  await until(
+    async () => {
+      const attempt = await openStream(url, headers);
+      if (attempt.status === 200) stream = attempt;
+      else attempt.close();
+      return stream !== undefined;
+    },
+    10_000,
+    50,
+  );
+  if (!stream) throw new Error('no stream');
+  return stream;
+}
+
 async function sqlAsAdmin(text: string): Promise<void> {
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
@@ -64,10 +84,9 @@ describe('events survive Redis', () => {
     expect(await (await publish(op, { type: 'progress', data: { n: 2 } })).json()).toMatchObject({ id: 2 });
     await redis.stop();
     await redis.start();
-    await until(async () => (await server.request('/api/v1/health/ready')).status === 200, 10_000);
     expect(await (await publish(op, { type: 'progress', data: { n: 3 } })).json()).toMatchObject({ id: 3 });
 
-    const resumed = await openStream(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '1' });
+    const resumed = await openWhenSubscribable(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '1' });
     await resumed.waitFor((events) => events.length === 2);
     expect((await publish(op, { type: 'progress', data: { n: 4 } })).status).toBe(202);
     await resumed.waitFor((events) => events.length === 3);
@@ -88,8 +107,7 @@ describe('events survive Redis', () => {
     } finally {
       await redis.start();
     }
-    await until(async () => (await server.request('/api/v1/health/ready')).status === 200, 10_000);
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '0' });
+    const stream = await openWhenSubscribable(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '0' });
     await stream.ended;
     expect(stream.events.map((e) => [Number(e.id), e.event])).toEqual([[acknowledged, 'done']]);
   }, 30_000);

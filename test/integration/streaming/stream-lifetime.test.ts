@@ -173,13 +173,13 @@ describe('streams end when the caller’s access ends (contract §9)', () => {
     const op = await createOperation(project.id);
     const exp = Math.ceil(Date.now() / 1000) + 3;
     const token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'RS256', kid: a.app.signingKeys.kid, typ: 'JWT' })
+      .setProtectedHeader({ alg: 'RS256', kid: a.app.services.tokens.keys.kid, typ: 'JWT' })
       .setSubject(owner.id)
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
       .setIssuedAt()
       .setExpirationTime(exp)
-      .sign(a.app.signingKeys.privateKey);
+      .sign(a.app.services.tokens.keys.privateKey);
     const stream = await openStream(`${a.baseUrl}${eventsPath(project.id, op)}?access_token=${token}`);
     expect(stream.status).toBe(200);
     await stream.waitFor((events) => events.some((e) => e.event === 'auth_expired'), 8_000);

@@ -5,7 +5,7 @@ import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
 import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
-import { openStream } from '../../helpers/sse-client.js';
+import { openStream, type StreamClient } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 
 let db: TestDatabase;
@@ -129,8 +129,12 @@ describe('Redis outage (REL-001)', () => {
       const newStream = await a.request(eventsPath(op), { headers: owner.auth });
       expect(newStream.status).toBe(503);
       expect(await newStream.json()).toMatchObject({ error: 'service_unavailable', details: { service: 'redis' } });
-      const ready = await a.request('/api/v1/health/ready');
-      expect(ready.status).toBe(503);
+      // Health results are cached up to 1 s: wait for readiness to turn.
+      let ready = await a.request('/api/v1/health/ready');
+      await until(async () => {
+        ready = await a.request('/api/v1/health/ready');
+        return ready.status === 503;
+      });
       const body = (await ready.json()) as { components: Array<{ name: string; status: string }> };
       expect(body.components.find((c) => c.name === 'redis')?.status).toBe('unhealthy');
       // Reconnect attempts fail several times a second; the log gets one line a minute.
@@ -141,9 +145,15 @@ describe('Redis outage (REL-001)', () => {
     } finally {
       await redis.start();
     }
-    await until(async () => (await a.request('/api/v1/health/ready')).status === 200, 10_000);
-    const again = await openStream(`${a.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': stream.events[0]?.id ?? '' });
-    expect(again.status).toBe(200);
+    // A new stream needs the subscriber connection back: poll until one opens.
+    let again: StreamClient | undefined;
+    await until(async () => {
+      const attempt = await openStream(`${a.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': stream.events[0]?.id ?? '' });
+      if (attempt.status === 200) again = attempt;
+      else attempt.close();
+      return again !== undefined;
+    }, 10_000);
+    if (!again) throw new Error('no stream after Redis returned');
     expect((await a.request(eventsPath(op), json(owner, { type: 'progress', data: { n: 5 } }))).status).toBe(202);
     await again.waitFor((events) => events.length === 4);
     expect(again.events.map((e) => Number(e.id))).toEqual([2, 3, 4, 5]);

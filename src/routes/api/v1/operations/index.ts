@@ -1,12 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Operation } from '../../../../db/types.js';
-import { scopeOf } from '../../../../lib/request-identity.js';
-import { ProjectsRepository } from '../../../../repositories/projects.repository.js';
-import { OperationsService, type OperationsServiceOptions } from '../../../../services/operations.service.js';
+import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { isTerminal, type OperationStreamEvent, operationChannel } from '../../../../streaming/events.js';
 import { eventFrame } from '../../../../streaming/sse-format.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
-import { StreamAccess } from '../../../../streaming/stream-access.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
 import { EventCreate, EventPublic, OperationCreate, OperationParams, OperationPublic, StreamHeaders, StreamQuery } from './schemas.js';
 
@@ -27,11 +24,9 @@ function toPublic(o: Operation) {
 
 const tags = ['operations'];
 
-/** CONTRACT §5 Operations and progress streaming (REQ-006, PERF-002). */
-const operationRoutes: FastifyPluginAsyncTypebox<OperationsServiceOptions> = async (app, options) => {
-  const service = new OperationsService(app.db, app.eventBus, options);
-  const projects = new ProjectsRepository(app.db);
-  const access = new StreamAccess(app.eventBus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role);
+/** docs/contract.md §5 Operations and progress streaming (REQ-006, PERF-002). */
+const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const service = app.services.operations;
 
   app.post(
     '/projects/:project_id/operations',
@@ -125,7 +120,7 @@ const operationRoutes: FastifyPluginAsyncTypebox<OperationsServiceOptions> = asy
       const channel = operationChannel({ projectId: scope.projectId, operationId: operation.id });
       await serveEventStream<OperationStreamEvent>(request, reply, {
         hub: app.streams,
-        access,
+        access: app.services.streamAccess,
         history: service.history(scope, operation.id),
         live: { subscribe: (listener) => app.eventBus.subscribe(channel, listener) },
         isTerminal: (event) => isTerminal(event.status),
