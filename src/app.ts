@@ -18,13 +18,16 @@ import { securityHeaders } from './plugins/http/security-headers.js';
 import { createValidatorCompiler } from './plugins/http/validation.js';
 import health from './plugins/infra/health.js';
 import postgres from './plugins/infra/postgres.js';
+import projectFeed from './plugins/infra/project-feed.js';
 import qdrant from './plugins/infra/qdrant.js';
 import redis from './plugins/infra/redis.js';
 import telemetry from './plugins/infra/telemetry.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
+import messageRoutes from './routes/api/v1/messages/index.js';
 import operationRoutes from './routes/api/v1/operations/index.js';
+import projectEventRoutes from './routes/api/v1/project-events/index.js';
 import projectRoutes from './routes/api/v1/projects/index.js';
 import sseHub from './streaming/sse-hub.js';
 import './types/route-config.js';
@@ -75,6 +78,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     config,
     ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),
   });
+  await app.register(projectFeed);
   await app.register(telemetry);
 
   // The composition root: every repository and service, built once (src/services/index.ts).
@@ -125,6 +129,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(projectRoutes, { prefix: '/api/v1' });
   await app.register(documentRoutes, { prefix: '/api/v1' });
   await app.register(operationRoutes, { prefix: '/api/v1' });
+  await app.register(projectEventRoutes, { prefix: '/api/v1' });
+  await app.register(messageRoutes, { prefix: '/api/v1' });
 
   return app as unknown as App;
 }

@@ -101,6 +101,46 @@ export interface OperationEventsTable {
   createdAt: CreatedAt;
 }
 
+/** Per-project counters (docs/adr/0022): the project stream's sequence and the message order. */
+export interface ProjectStreamsTable {
+  projectId: string;
+  lastEventId: ColumnType<number, never, never>;
+  eventBytes: ColumnType<string, never, never>;
+  lastMessageSeq: ColumnType<number, never, never>;
+}
+
+/** Written only by the database's `append_project_event` (triggers): read-only here. */
+export interface ProjectEventsTable {
+  projectId: string;
+  seq: number;
+  type: string;
+  data: unknown;
+  bytes: number;
+  endOffset: ColumnType<string, never, never>;
+  createdAt: CreatedAt;
+}
+
+export type MessageRole = 'user' | 'assistant';
+export type MessageStatus = 'complete' | 'streaming' | 'failed';
+
+export interface MessagesTable {
+  id: Generated<string>;
+  projectId: string;
+  /** Given by a trigger (the project's message order). */
+  seq: ColumnType<number, never, never>;
+  role: MessageRole;
+  authorUserId: string;
+  authorAgent: string | null;
+  content: ColumnType<string, string | undefined, string>;
+  status: MessageStatus;
+  metadata: Json;
+  replyTo: string | null;
+  operationId: string | null;
+  lastDeltaSeq: ColumnType<number, never, number>;
+  createdAt: CreatedAt;
+  completedAt: Timestamp | null;
+}
+
 export interface Database {
   users: UsersTable;
   projects: ProjectsTable;
@@ -108,6 +148,9 @@ export interface Database {
   documentVersions: DocumentVersionsTable;
   operations: OperationsTable;
   operationEvents: OperationEventsTable;
+  projectStreams: ProjectStreamsTable;
+  projectEvents: ProjectEventsTable;
+  messages: MessagesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -119,3 +162,4 @@ export type ProjectMember = Selectable<ProjectMembersTable>;
 export type DocumentVersion = Selectable<DocumentVersionsTable>;
 export type NewDocumentVersion = Insertable<DocumentVersionsTable>;
 export type Operation = Selectable<OperationsTable>;
+export type Message = Selectable<MessagesTable>;

@@ -3,6 +3,8 @@ import type { Operation } from '../db/types.js';
 import { ScopedRepository } from './scoped.repository.js';
 
 export interface NewOperation {
+  /** Given when another row written in the same transaction must name it (a user message, docs/adr/0022). */
+  readonly id?: string;
   readonly projectId: string;
   readonly kind: string;
   readonly input: Record<string, unknown>;

@@ -9,7 +9,9 @@ import type { EventBus } from '../streaming/events.js';
 import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
+import { MessagesService } from './messages.service.js';
 import { OperationsService } from './operations.service.js';
+import { ProjectEventsService } from './project-events.service.js';
 import { ProjectsService } from './projects.service.js';
 
 /** What the composition root is built from: the infrastructure plugins' handles. */
@@ -31,6 +33,10 @@ export interface Services {
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
+  /** The project stream's history and current id (contract §9). */
+  readonly projectEvents: ProjectEventsService;
+  /** The conversation (contract §10). */
+  readonly messages: MessagesService;
   /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
   readonly streamAccess: StreamAccess;
 }
@@ -52,6 +58,8 @@ export function buildServices({ db, bus, vectors, tokens, replayEvents }: Servic
     projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
     documents: new DocumentsService(db),
     operations: new OperationsService(db, bus, { replayEvents }),
+    projectEvents: new ProjectEventsService(db),
+    messages: new MessagesService(db),
     streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }

@@ -16,7 +16,8 @@ import {
   ProjectUpdate,
 } from './schemas.js';
 
-function toProjectPublic(p: ProjectWithRole) {
+/** `lastEventId`: the project stream's current id (contract §9), so a client reads state, then resumes from there. */
+function toProjectPublic(p: ProjectWithRole, lastEventId: number) {
   return {
     id: p.id,
     name: p.name,
@@ -27,6 +28,7 @@ function toProjectPublic(p: ProjectWithRole) {
     created_at: p.createdAt.toISOString(),
     updated_at: p.updatedAt.toISOString(),
     role: p.role,
+    last_event_id: lastEventId,
   };
 }
 
@@ -39,6 +41,7 @@ const tags = ['projects'];
 /** docs/contract.md §5 Projects. Roles are declared per route; the project-access guard enforces them. */
 const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const service = app.services.projects;
+  const lastEventIdOf = async (projectId: string) => (await app.services.projectEvents.newestIds([projectId])).get(projectId) ?? 0;
 
   app.post(
     '/projects',
@@ -53,7 +56,7 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const project = await service.create(userOf(request).id, request.body);
-      return reply.code(201).send(toProjectPublic(project));
+      return reply.code(201).send(toProjectPublic(project, await lastEventIdOf(project.id)));
     },
   );
 
@@ -71,7 +74,8 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { limit, offset, status } = request.query;
       const page = await service.list(userOf(request).id, { limit, offset }, status);
-      return { ...page, items: page.items.map(toProjectPublic) };
+      const ids = await app.services.projectEvents.newestIds(page.items.map((p) => p.id));
+      return { ...page, items: page.items.map((p) => toProjectPublic(p, ids.get(p.id) ?? 0)) };
     },
   );
 
@@ -87,8 +91,11 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ProjectPublic, ...errorResponses(401, 403, 404, 422, 429, 503) },
       },
     },
-    // The guard has just read the row with the membership: no second query.
-    async (request) => toProjectPublic({ ...projectRowOf(request), role: scopeOf(request).role }),
+    // The guard has just read the row with the membership; only the stream's id is read here.
+    async (request) => {
+      const scope = scopeOf(request);
+      return toProjectPublic({ ...projectRowOf(request), role: scope.role }, await lastEventIdOf(scope.projectId));
+    },
   );
 
   app.patch(
@@ -111,7 +118,8 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(status !== undefined ? { status } : {}),
         ...(current_step !== undefined ? { currentStep: current_step } : {}),
       };
-      return toProjectPublic(await service.update(scopeOf(request), changes));
+      const project = await service.update(scopeOf(request), changes);
+      return toProjectPublic(project, await lastEventIdOf(project.id));
     },
   );
 

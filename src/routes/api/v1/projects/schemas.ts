@@ -31,6 +31,7 @@ export const ProjectPublic = Type.Object(
     created_at: Timestamp,
     updated_at: Timestamp,
     role: Role,
+    last_event_id: Type.Integer({ minimum: 0, description: 'The project stream\'s current id: resume GET /projects/{project_id}/events from here' }),
   },
   {
     $id: 'ProjectPublic',
@@ -46,6 +47,7 @@ export const ProjectPublic = Type.Object(
         created_at: '2026-11-25T12:00:00.000Z',
         updated_at: '2026-11-25T12:00:00.000Z',
         role: 'owner',
+        last_event_id: 42,
       },
     ],
   },
