@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Database } from '../db/types.js';
+import { LeasesRepository } from '../repositories/leases.repository.js';
 import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
@@ -54,7 +55,7 @@ export function buildServices({ db, bus, vectors, tokens, replayEvents }: Servic
   return Object.freeze({
     tokens,
     auth: new AuthService(tokens, users),
-    access: new ProjectAccess(projects),
+    access: new ProjectAccess(projects, new LeasesRepository(db)),
     projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
     documents: new DocumentsService(db),
     operations: new OperationsService(db, bus, { replayEvents }),

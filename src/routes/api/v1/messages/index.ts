@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Static } from 'typebox';
 import type { Message } from '../../../../db/types.js';
 import { ValidationError, type ValidationIssue } from '../../../../lib/errors.js';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
@@ -33,9 +34,9 @@ function toMessagePublic(m: Message) {
 }
 
 /** What the schema cannot say: which fields go with which role, and ids unique within a message. */
-function shapeIssues(body: typeof MessageCreate.static): ValidationIssue[] {
+function shapeIssues(body: Static<typeof MessageCreate>): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
-  const only = (field: keyof typeof body, role: string) => {
+  const only = (field: 'reply_to' | 'status' | 'content' | 'reply', role: string) => {
     if (body[field] !== undefined) issues.push({ path: `/${field}`, message: `not allowed in a ${role} message` });
   };
   if ((body.role ?? 'user') === 'user') {
