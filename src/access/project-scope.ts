@@ -47,3 +47,11 @@ export function lowerRole(a: ProjectRole, b: ProjectRole): ProjectRole {
 export function hasRole(scope: { role: ProjectRole }, needed: ProjectRole): boolean {
   return ROLE_RANK[scope.role] >= ROLE_RANK[needed];
 }
+
+/**
+ * The scope the service's own jobs write an operation's events with (leasing, the lease-expiry
+ * sweep): never given to a request, so no membership is read. `userId` is the nil UUID: no user.
+ */
+export function serviceScope(projectId: string, language = ''): ProjectScope {
+  return grantScope({ projectId, userId: '00000000-0000-0000-0000-000000000000', role: 'owner', language });
+}

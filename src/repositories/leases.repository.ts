@@ -87,7 +87,9 @@ export class LeasesRepository {
         attempt = lease.attempt,
         lease_seconds = ${leaseSeconds},
         lease_expires_at = now() + make_interval(secs => ${leaseSeconds}),
-        cancel_requested = false
+        cancel_requested = false,
+        status = 'running',
+        started_at = coalesce(o.started_at, now())
       FROM lease, projects p
       WHERE o.id = lease.operation_id AND p.id = o.project_id
       RETURNING o.*, p.language

@@ -41,7 +41,10 @@ export class MessagesRepository extends ScopedRepository {
   page(scope: ProjectScope, before: number | undefined, limit: number): Promise<Message[]> {
     let query = this.db.selectFrom('messages').selectAll().where('projectId', '=', scope.projectId);
     if (before !== undefined) query = query.where('seq', '<', before);
-    return query.orderBy('seq', 'desc').limit(limit + 1).execute();
+    return query
+      .orderBy('seq', 'desc')
+      .limit(limit + 1)
+      .execute();
   }
 
   /**

@@ -10,6 +10,7 @@ import type { EventBus } from '../streaming/events.js';
 import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
+import { LeasesService } from './leases.service.js';
 import { MessagesService } from './messages.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectEventsService } from './project-events.service.js';
@@ -24,6 +25,10 @@ export interface ServiceDependencies {
   readonly tokens: TokenService;
   /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
   readonly replayEvents: number;
+  /** Leases before an operation fails (WORKER_MAX_ATTEMPTS). */
+  readonly workerMaxAttempts?: number;
+  /** How often each instance sweeps expired leases (ms; default 1000). */
+  readonly leaseSweepIntervalMs?: number;
 }
 
 /** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
@@ -40,6 +45,8 @@ export interface Services {
   readonly messages: MessagesService;
   /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
   readonly streamAccess: StreamAccess;
+  /** Worker leases, heartbeats and the expiry sweep (docs/contract.md §8, docs/adr/0020). */
+  readonly leases: LeasesService;
 }
 
 /**
@@ -49,16 +56,24 @@ export interface Services {
  * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
  * other place they are built.
  */
-export function buildServices({ db, bus, vectors, tokens, replayEvents }: ServiceDependencies): Services {
+export function buildServices(deps: ServiceDependencies): Services {
+  const { db, bus, vectors, tokens, replayEvents } = deps;
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
+  const operations = new OperationsService(db, bus, {
+    replayEvents,
+    ...(deps.workerMaxAttempts !== undefined ? { maxAttempts: deps.workerMaxAttempts } : {}),
+  });
   return Object.freeze({
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects, new LeasesRepository(db)),
     projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
     documents: new DocumentsService(db),
-    operations: new OperationsService(db, bus, { replayEvents }),
+    operations,
+    leases: new LeasesService(db, operations, tokens, bus, {
+      ...(deps.leaseSweepIntervalMs !== undefined ? { sweepIntervalMs: deps.leaseSweepIntervalMs } : {}),
+    }),
     projectEvents: new ProjectEventsService(db),
     messages: new MessagesService(db),
     streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),

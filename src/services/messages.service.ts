@@ -112,7 +112,8 @@ export class MessagesService {
     try {
       applied = await this.messages.appendDelta(scope, messageId, seq, text);
     } catch (error) {
-      if ((error as { code?: unknown }).code === CHECK_VIOLATION) throw new PayloadTooLargeError('The message would exceed 1,000,000 characters');
+      if ((error as { code?: unknown }).code === CHECK_VIOLATION)
+        throw new PayloadTooLargeError('The message would exceed 1,000,000 characters');
       throw error;
     }
     if (applied) return { message: applied, applied: true };

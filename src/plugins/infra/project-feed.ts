@@ -15,7 +15,11 @@ declare module 'fastify' {
  * does not take a pool slot); the same server and credentials as the pool.
  */
 const projectFeedPlugin: FastifyPluginAsync = async (app) => {
-  const feed = new ProjectFeed(app.database.pool.options, new ProjectEventsRepository(app.db), app.log.child({ component: 'project-feed' }));
+  const feed = new ProjectFeed(
+    app.database.pool.options,
+    new ProjectEventsRepository(app.db),
+    app.log.child({ component: 'project-feed' }),
+  );
   await feed.start();
   app.decorate('projectFeed', feed);
   app.addHook('onClose', () => feed.close());

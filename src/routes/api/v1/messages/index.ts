@@ -114,7 +114,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         operationId: 'listMessages',
-        summary: 'The conversation, newest first, in pages (`before` = the previous page\'s `next_before`)',
+        summary: "The conversation, newest first, in pages (`before` = the previous page's `next_before`)",
         params: ProjectParams,
         querystring: MessageListQuery,
         response: { 200: MessageList, ...errorResponses(401, 403, 422, 429, 503) },

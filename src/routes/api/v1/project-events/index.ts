@@ -22,7 +22,7 @@ const projectEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'streamProjectEvents',
         summary: 'Follow everything in a project live (Server-Sent Events); resumes after Last-Event-ID',
         description:
-          'Ids are the project\'s own gap-free sequence. Without `Last-Event-ID` the stream starts live (read `last_event_id` from ' +
+          "Ids are the project's own gap-free sequence. Without `Last-Event-ID` the stream starts live (read `last_event_id` from " +
           'the project first); `Last-Event-ID: 0` replays what is retained. Events: every operation event (its type, `operation_id` ' +
           'at the top of its data), `operation.created`, `document.version_created`, `message.created`, `message.delta`, ' +
           '`message.completed`, `member.changed`, `project.updated`. Notices without id: `reset`, `revoked`, `auth_expired`.',

@@ -31,7 +31,10 @@ export const ProjectPublic = Type.Object(
     created_at: Timestamp,
     updated_at: Timestamp,
     role: Role,
-    last_event_id: Type.Integer({ minimum: 0, description: 'The project stream\'s current id: resume GET /projects/{project_id}/events from here' }),
+    last_event_id: Type.Integer({
+      minimum: 0,
+      description: "The project stream's current id: resume GET /projects/{project_id}/events from here",
+    }),
   },
   {
     $id: 'ProjectPublic',
