@@ -151,7 +151,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       SELECT json_build_object(
         'id', m.id, 'seq', m.seq, 'role', m.role,
         'author', json_build_object('user_id', m.author_user_id, 'agent', m.author_agent),
-        'content', m.content, 'status', m.status, 'metadata', m.metadata, 'reply_to', m.reply_to,
+        'content', m.content, 'last_delta_seq', m.last_delta_seq, 'status', m.status, 'metadata', m.metadata, 'reply_to', m.reply_to,
         'operation_id', m.operation_id,
         'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'completed_at', to_char(m.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))

@@ -24,6 +24,7 @@ function toMessagePublic(m: Message) {
     role: m.role,
     author: { user_id: m.authorUserId, agent: m.authorAgent },
     content: m.content,
+    last_delta_seq: m.lastDeltaSeq,
     status: m.status,
     metadata: m.metadata,
     reply_to: m.replyTo,

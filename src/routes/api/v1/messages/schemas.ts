@@ -57,7 +57,11 @@ export const MessagePublic = Type.Object(
     seq: Type.Integer({ minimum: 1, description: "The project's message order" }),
     role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]),
     author: Type.Object({ user_id: Uuid, agent: Type.Union([Type.String(), Type.Null()]) }),
-    content: Type.String(),
+    content: Type.String({ description: 'The applied deltas joined in seq order (a user message: its text)' }),
+    last_delta_seq: Type.Integer({
+      minimum: 0,
+      description: 'The last delta applied to `content`: after a reload, apply only `message.delta` events with a greater seq',
+    }),
     status: Type.Union([Type.Literal('complete'), Type.Literal('streaming'), Type.Literal('failed')]),
     metadata: Type.Record(Type.String(), Type.Unknown()),
     reply_to: Type.Union([Uuid, Type.Null()]),
