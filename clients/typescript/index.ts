@@ -10,10 +10,12 @@ import { resolveToken, type TokenSource } from './token.js';
  *   const api = createJeexClient({ baseUrl: 'http://127.0.0.1:5210', token: () => session.token });
  *   const { data, error } = await api.POST('/api/v1/projects', { body: { name: 'My idea' } });
  *
- * Every error answer has the body `ApiError` (docs/contract.md §4). The event stream has its own helper,
- * `followOperationEvents`, which resumes with Last-Event-ID.
+ * Every error answer has the body `ApiError` (docs/contract.md §4). The event streams have their own
+ * helpers, `followOperationEvents` and `followProjectEvents`, which share one resume loop
+ * (Last-Event-ID); `openConversation` keeps a project's conversation in memory from its stream.
  */
 
+export { Conversation, type ConversationOptions, type Message, openConversation } from './conversation.js';
 export type { components, operations, paths } from './generated/api.js';
 export {
   type FollowOperationOptions,
@@ -22,6 +24,8 @@ export {
   OperationStreamError,
   type StreamMessage,
 } from './operation-events.js';
+export { type FollowProjectOptions, followProjectEvents, type ProjectStreamMessage } from './project-events.js';
+export { EventStreamError, type StreamConnectionOptions } from './resumable-stream.js';
 export type { TokenSource } from './token.js';
 
 type JsonBody<R> = R extends { content: { 'application/json': infer B } } ? B : never;

@@ -280,8 +280,144 @@ export interface paths {
          */
         get: operations["streamOperationEvents"];
         put?: never;
-        /** Publish a progress event; a terminal status ends the operation */
+        /**
+         * Publish a progress event; a terminal status ends the operation
+         * @description An operation token publishes to its own operation only, while its lease is current (else 409); the event extends the lease. A `seq` already published answers 200 with the stored event and delivers nothing again. Types starting with `operation.` are the service’s own (422).
+         */
         post: operations["publishOperationEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/operations/{operation_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an operation (docs/contract.md §8)
+         * @description A pending operation ends `cancelled` at once; a running one reports `cancel_requested: true` on its next heartbeat and ends `cancelled` when its worker says so or its lease runs out. The last event is `operation.cancelled`. 409 when it already completed or failed.
+         */
+        post: operations["cancelOperation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/worker/leases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lease the oldest pending operation of some kinds (long poll)
+         * @description Worker credential only. 201 with the lease, the operation (now `running`, `operation.started` streamed), its project and an operation token; 204 when none appears within `wait_seconds` (a new operation wakes a waiting poll at once).
+         */
+        post: operations["leaseOperation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/worker/leases/{lease_id}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend a lease; learn whether the operation was cancelled
+         * @description Extends the lease by its `lease_seconds`. 409 when the lease is no longer current (expired — even if nobody took the operation yet — or the operation ended): stop working on it. Unknown lease → 404; another worker’s → 403.
+         */
+        post: operations["heartbeatLease"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow everything in a project live (Server-Sent Events); resumes after Last-Event-ID
+         * @description Ids are the project's own gap-free sequence. Without `Last-Event-ID` the stream starts live (read `last_event_id` from the project first); `Last-Event-ID: 0` replays what is retained. Events: every operation event (its type, `operation_id` at the top of its data), `operation.created`, `document.version_created`, `message.created`, `message.delta`, `message.completed`, `member.changed`, `project.updated`. Notices without id: `reset`, `revoked`, `auth_expired`.
+         */
+        get: operations["streamProjectEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The conversation, newest first, in pages (`before` = the previous page's `next_before`) */
+        get: operations["listMessages"];
+        put?: never;
+        /** A user's message (and the agent.reply operation that answers it), or an agent's reply opened for streaming */
+        post: operations["createMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One message (a streaming reply holds the deltas applied so far) */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** End a streaming reply as complete or failed (the operation token that wrote it) */
+        patch: operations["finishMessage"];
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/messages/{message_id}/deltas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Append text to a streaming reply (the operation token that wrote it); idempotent per seq, a gap is 409 */
+        post: operations["appendMessageDelta"];
         delete?: never;
         options?: never;
         head?: never;
@@ -325,7 +461,8 @@ export interface components {
          *       "created_by": "0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f",
          *       "created_at": "2026-11-25T12:00:00.000Z",
          *       "updated_at": "2026-11-25T12:00:00.000Z",
-         *       "role": "owner"
+         *       "role": "owner",
+         *       "last_event_id": 42
          *     }
          */
         ProjectPublic: {
@@ -348,6 +485,8 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             role: "owner" | "editor" | "viewer";
+            /** @description The project stream's current id: resume GET /projects/{project_id}/events from here */
+            last_event_id: number;
         };
         /** @description A member of the project and their role */
         MemberPublic: {
@@ -436,6 +575,56 @@ export interface components {
             created_by: string;
             /** Format: date-time */
             created_at: string;
+        };
+        /** @description Free-form, except `questions` and `answers`, which are validated (ids unique within a message) */
+        MessageMetadata: {
+            questions?: {
+                id: string;
+                text: string;
+                options: {
+                    id: string;
+                    text: string;
+                }[];
+            }[];
+            answers?: {
+                question_id: string;
+                option_id?: string;
+                text?: string;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A message of the conversation */
+        MessagePublic: {
+            /**
+             * Format: uuid
+             * @description UUID
+             */
+            id: string;
+            /** @description The project's message order */
+            seq: number;
+            role: "user" | "assistant";
+            author: {
+                /**
+                 * Format: uuid
+                 * @description UUID
+                 */
+                user_id: string;
+                agent: string | null;
+            };
+            /** @description The applied deltas joined in seq order (a user message: its text) */
+            content: string;
+            /** @description The last delta applied to `content`: after a reload, apply only `message.delta` events with a greater seq */
+            last_delta_seq: number;
+            status: "complete" | "streaming" | "failed";
+            metadata: {
+                [key: string]: unknown;
+            };
+            reply_to: string | null;
+            operation_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            completed_at: string | null;
         };
     };
     responses: never;
@@ -912,7 +1101,8 @@ export interface operations {
                      *       "created_by": "0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f",
                      *       "created_at": "2026-11-25T12:00:00.000Z",
                      *       "updated_at": "2026-11-25T12:00:00.000Z",
-                     *       "role": "owner"
+                     *       "role": "owner",
+                     *       "last_event_id": 42
                      *     }
                      */
                     "application/json": {
@@ -935,6 +1125,8 @@ export interface operations {
                         /** Format: date-time */
                         updated_at: string;
                         role: "owner" | "editor" | "viewer";
+                        /** @description The project stream's current id: resume GET /projects/{project_id}/events from here */
+                        last_event_id: number;
                     };
                 };
             };
@@ -1022,7 +1214,8 @@ export interface operations {
                      *       "created_by": "0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f",
                      *       "created_at": "2026-11-25T12:00:00.000Z",
                      *       "updated_at": "2026-11-25T12:00:00.000Z",
-                     *       "role": "owner"
+                     *       "role": "owner",
+                     *       "last_event_id": 42
                      *     }
                      */
                     "application/json": {
@@ -1045,6 +1238,8 @@ export interface operations {
                         /** Format: date-time */
                         updated_at: string;
                         role: "owner" | "editor" | "viewer";
+                        /** @description The project stream's current id: resume GET /projects/{project_id}/events from here */
+                        last_event_id: number;
                     };
                 };
             };
@@ -1221,7 +1416,8 @@ export interface operations {
                      *       "created_by": "0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f",
                      *       "created_at": "2026-11-25T12:00:00.000Z",
                      *       "updated_at": "2026-11-25T12:00:00.000Z",
-                     *       "role": "owner"
+                     *       "role": "owner",
+                     *       "last_event_id": 42
                      *     }
                      */
                     "application/json": {
@@ -1244,6 +1440,8 @@ export interface operations {
                         /** Format: date-time */
                         updated_at: string;
                         role: "owner" | "editor" | "viewer";
+                        /** @description The project stream's current id: resume GET /projects/{project_id}/events from here */
+                        last_event_id: number;
                     };
                 };
             };
@@ -2427,10 +2625,46 @@ export interface operations {
                     data?: unknown;
                     /** @description completed, failed or cancelled end the operation and its streams */
                     status?: "running" | "completed" | "failed" | "cancelled";
+                    /** @description The worker’s own number for this event (per operation): publishing a seq again stores nothing (200) */
+                    seq?: number;
                 };
             };
         };
         responses: {
+            /** @description The stored event, as it is also sent on the stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 4,
+                     *       "operation_id": "0193a6f3-1d2e-7f30-9b4c-5d6e7f809102",
+                     *       "type": "progress",
+                     *       "data": {
+                     *         "percent": 40
+                     *       },
+                     *       "status": "running",
+                     *       "created_at": "2026-11-25T12:00:05.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Sequence number within the operation; the SSE id */
+                        id: number;
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        operation_id: string;
+                        type: string;
+                        data: unknown;
+                        status: ("pending" | "running" | "completed" | "failed" | "cancelled") | null;
+                        /** Format: date-time */
+                        created_at: string;
+                    };
+                };
+            };
             /** @description The stored event, as it is also sent on the stream */
             202: {
                 headers: {
@@ -2462,6 +2696,1079 @@ export interface operations {
                         status: ("pending" | "running" | "completed" | "failed" | "cancelled") | null;
                         /** Format: date-time */
                         created_at: string;
+                    };
+                };
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancelOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+                /** @description UUID */
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description An operation and its current status */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a6f3-1d2e-7f30-9b4c-5d6e7f809102",
+                     *       "project_id": "0193a6f2-0c1d-7e2f-8a3b-4c5d6e7f8091",
+                     *       "kind": "agent_run",
+                     *       "status": "pending",
+                     *       "input": {
+                     *         "step": 1
+                     *       },
+                     *       "error": null,
+                     *       "created_by": "0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f",
+                     *       "created_at": "2026-11-25T12:00:00.000Z",
+                     *       "started_at": null,
+                     *       "completed_at": null
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        id: string;
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        project_id: string;
+                        kind: string;
+                        status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                        input: {
+                            [key: string]: unknown;
+                        };
+                        error: string | null;
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        created_by: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        started_at: string | null;
+                        completed_at: string | null;
+                    };
+                };
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    leaseOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kinds": [
+                 *         "agent.reply",
+                 *         "draft.document"
+                 *       ],
+                 *       "wait_seconds": 20,
+                 *       "lease_seconds": 30
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Operation kinds this worker takes (1–20) */
+                    kinds: string[];
+                    /** @description Long poll: wait this long for an operation (default 0) */
+                    wait_seconds?: number;
+                    /** @description Lease length; heartbeats extend it by as much (default WORKER_LEASE_SECONDS) */
+                    lease_seconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description A leased operation and its operation token */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        lease: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            /** Format: date-time */
+                            expires_at: string;
+                            /** @description 1 for the first lease of the operation */
+                            attempt: number;
+                        };
+                        /** @description The operation (as in §5) */
+                        operation: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            project_id: string;
+                            kind: string;
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            input: {
+                                [key: string]: unknown;
+                            };
+                            error: string | null;
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            created_by: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            started_at: string | null;
+                            completed_at: string | null;
+                        };
+                        project: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            language: string;
+                        };
+                        /** @description The operation token: acts for the creator through this worker, while the lease is current */
+                        token: string;
+                    };
+                };
+            };
+            /** @description No operation of those kinds within wait_seconds */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    heartbeatLease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                lease_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        expires_at: string;
+                        /** @description The operation was cancelled: end it with a `cancelled` status */
+                        cancel_requested: boolean;
+                    };
+                };
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    streamProjectEvents: {
+        parameters: {
+            query?: {
+                last_event_id?: number;
+                /** @description For browser EventSource only; prefer the Authorization header */
+                access_token?: string;
+            };
+            header?: {
+                "last-event-id"?: string;
+            };
+            path: {
+                /** @description UUID */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream (text/event-stream) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example retry: 2000
+                     *
+                     *     id: 12
+                     *     event: message.delta
+                     *     data: {"message_id":"0193a6f3-1d2e-7f30-9b4c-5d6e7f809102","seq":3,"text":"lo"}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                /** @description A `seq`: messages before it (`next_before` of the previous page) */
+                before?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first; `next_before` is null on the last page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["MessagePublic"][];
+                        next_before: number | null;
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    createMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A user message `{"content","metadata"?,"reply"?}` (user token, editor) or an assistant message `{"role":"assistant","reply_to","status"?,"metadata"?}` (operation token only) */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default user */
+                    role?: "user" | "assistant";
+                    /** @description A user message */
+                    content?: string;
+                    /** @description A user message: also start an agent.reply operation (default true) */
+                    reply?: boolean;
+                    /**
+                     * Format: uuid
+                     * @description UUID
+                     */
+                    reply_to?: string;
+                    /**
+                     * @description An assistant message opens streaming
+                     * @enum {string}
+                     */
+                    status?: "streaming";
+                    metadata?: components["schemas"]["MessageMetadata"];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        message: components["schemas"]["MessagePublic"];
+                        /** @description The agent.reply operation a user message started (null without reply, and for assistant messages) */
+                        operation: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            kind: string;
+                            status: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+                /** @description UUID */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A message of the conversation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        id: string;
+                        /** @description The project's message order */
+                        seq: number;
+                        role: "user" | "assistant";
+                        author: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            user_id: string;
+                            agent: string | null;
+                        };
+                        /** @description The applied deltas joined in seq order (a user message: its text) */
+                        content: string;
+                        /** @description The last delta applied to `content`: after a reload, apply only `message.delta` events with a greater seq */
+                        last_delta_seq: number;
+                        status: "complete" | "streaming" | "failed";
+                        metadata: {
+                            [key: string]: unknown;
+                        };
+                        reply_to: string | null;
+                        operation_id: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        completed_at: string | null;
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    finishMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+                /** @description UUID */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    status: "complete" | "failed";
+                };
+            };
+        };
+        responses: {
+            /** @description A message of the conversation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        id: string;
+                        /** @description The project's message order */
+                        seq: number;
+                        role: "user" | "assistant";
+                        author: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            user_id: string;
+                            agent: string | null;
+                        };
+                        /** @description The applied deltas joined in seq order (a user message: its text) */
+                        content: string;
+                        /** @description The last delta applied to `content`: after a reload, apply only `message.delta` events with a greater seq */
+                        last_delta_seq: number;
+                        status: "complete" | "streaming" | "failed";
+                        metadata: {
+                            [key: string]: unknown;
+                        };
+                        reply_to: string | null;
+                        operation_id: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        completed_at: string | null;
+                    };
+                };
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    appendMessageDelta: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+                /** @description UUID */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    seq: number;
+                    text: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        message_id: string;
+                        /** @description The delta asked for */
+                        seq: number;
+                        /** @description The last delta applied to the message */
+                        last_seq: number;
+                        /** @description false when this seq had already been applied: nothing appended */
+                        applied: boolean;
+                    };
+                };
+            };
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        message_id: string;
+                        /** @description The delta asked for */
+                        seq: number;
+                        /** @description The last delta applied to the message */
+                        last_seq: number;
+                        /** @description false when this seq had already been applied: nothing appended */
+                        applied: boolean;
                     };
                 };
             };

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
-import { addMember, createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
+import { addMember, createProject, createUser, json, type TestUser } from '../../helpers/factories.js';
 import { openStream, type ReceivedEvent, type StreamClient } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 import { bearer, createWorker, type Lease, lease, post, type TestWorker } from '../../helpers/workers.js';
@@ -97,7 +97,7 @@ describe('GET /api/v1/projects/:project_id/events', () => {
     for (let i = 1; i <= 5; i++) await publish(project.id, op, { type: 'step', data: { i } });
     const newest = await lastEventId(project.id);
     const all = await openStream(eventsUrl(project.id), { ...owner.auth, 'last-event-id': '0' });
-    await all.waitFor((events) => ids(all).at(-1) === newest);
+    await all.waitFor(() => ids(all).at(-1) === newest);
     all.close();
     expect(ids(all)).toEqual(range(1, newest));
     expect(all.events.map((e) => e.event)).toEqual((await storedTypes(project.id)).map((r) => r.type));
