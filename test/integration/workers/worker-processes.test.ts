@@ -115,7 +115,6 @@ describe('workers leasing through two API instances', () => {
     expect(JSON.parse(retrying?.data ?? '{}').data).toEqual({ attempt: 2, reason: 'lease_expired' });
     await follower.ended;
     expect(await status(opId)).toBe('completed');
-    console.info(`retried ${Math.round(retriedAfterMs)} ms after SIGKILL (lease_seconds 10)`);
     await rescuer.stop('SIGTERM');
   }, 60_000);
 
