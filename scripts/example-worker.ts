@@ -1,14 +1,16 @@
 /**
  * FAKE AGENT — no model behind it. An example worker for trying the whole agent flow on a laptop
- * (docs/contract.md §8, README "Write a worker"): it takes `agent.reply` and `draft.document`
- * operations, publishes progress, writes a Markdown document version with the operation token
- * (the creator is its author, this worker the actor), and honours cancel and SIGTERM.
+ * (docs/contract.md §8, §10, README "Write a worker"): it takes `agent.reply` and `draft.document`
+ * operations; it answers a user message with a reply streamed in deltas (an echo and a summary of
+ * the project's documents), writes a Markdown document version with the operation token (the
+ * creator is its author, this worker the actor), and honours cancel and SIGTERM.
  *
  *   JEEX_WORKER_TOKEN=$(npm run --silent token -- --worker fake-agent) npm run worker:example
  *
  * Environment: JEEX_API_URL (default http://127.0.0.1:5210), JEEX_WORKER_TOKEN (required),
  * WORKER_KINDS (default agent.reply,draft.document), FAKE_AGENT_STEP_MS (pause between progress
- * events, default 300), WORKER_LEASE_SECONDS (default: the server's). One JSON line per step on stdout.
+ * events, default 300), FAKE_AGENT_CHUNK (characters per reply delta, default 4), FAKE_AGENT_DELTA_MS
+ * (pause between deltas, default 30), WORKER_LEASE_SECONDS (default: the server's). One JSON line per step on stdout.
  */
 import { runWorker, type WorkerJob } from '../clients/typescript/worker.js';
 
@@ -20,6 +22,8 @@ if (!token) {
 }
 const kinds = (process.env.WORKER_KINDS ?? 'agent.reply,draft.document').split(',').filter(Boolean);
 const stepMs = Number(process.env.FAKE_AGENT_STEP_MS ?? 300);
+const chunkChars = Math.max(1, Number(process.env.FAKE_AGENT_CHUNK ?? 4));
+const deltaMs = Number(process.env.FAKE_AGENT_DELTA_MS ?? 30);
 const leaseSeconds = process.env.WORKER_LEASE_SECONDS ? Number(process.env.WORKER_LEASE_SECONDS) : undefined;
 
 const log = (msg: string, fields: Record<string, unknown> = {}) =>
@@ -57,13 +61,65 @@ async function draftDocument(job: WorkerJob) {
   return { type: 'document.drafted', data: { document_type: documentType, version: data.version } };
 }
 
+/**
+ * The reply a fake agent gives: it echoes the user's message and summarises the project's
+ * documents (the first line of the latest version of each). Deterministic, so tests can compare.
+ */
+function composeReply(said: string, documents: readonly { document_type: string; version: number; content?: string }[]): string {
+  const summary =
+    documents.length === 0
+      ? 'The project has no documents yet.'
+      : documents.map((d) => `- ${d.document_type} v${d.version}: ${(d.content ?? '').split('\n')[0]?.slice(0, 80) ?? ''}`).join('\n');
+  return `You said: "${said}"\n\nWhat the project holds:\n${summary}\n\n(a fake agent; no model behind it)`;
+}
+
+/** Streams the reply in deltas of FAKE_AGENT_CHUNK characters, one every FAKE_AGENT_DELTA_MS (docs/contract.md §10). */
 async function agentReply(job: WorkerJob) {
-  const words = ['This', 'is', 'a', 'fake', 'reply.'];
-  for (const [index, word] of words.entries()) {
-    if (!(await step(job))) return undefined;
-    await job.publish('reply.delta', { index, text: `${index === 0 ? '' : ' '}${word}` });
+  const messageId = typeof job.operation.input.message_id === 'string' ? job.operation.input.message_id : undefined;
+  if (!messageId) return { type: 'reply.failed', data: { error: 'agent.reply needs input.message_id' }, status: 'failed' as const };
+  const project_id = job.project.id;
+  const asked = await job.api.GET('/api/v1/projects/{project_id}/messages/{message_id}', {
+    params: { path: { project_id, message_id: messageId } },
+  });
+  if (asked.error) throw new Error(`could not read the message: ${asked.error.error}`);
+  const docs = await job.api.GET('/api/v1/projects/{project_id}/documents', { params: { path: { project_id } } });
+  const text = composeReply(asked.data.content, docs.data?.items ?? []);
+  const opened = await job.api.POST('/api/v1/projects/{project_id}/messages', {
+    params: { path: { project_id } },
+    body: { role: 'assistant', reply_to: messageId },
+  });
+  if (opened.error) throw new Error(`could not open the reply: ${opened.error.error}`);
+  const reply = opened.data.message;
+  const chars = [...text];
+  let seq = 0;
+  for (let at = 0; at < chars.length; at += chunkChars) {
+    if (job.signal.aborted) break;
+    seq += 1;
+    const piece = chars.slice(at, at + chunkChars).join('');
+    // A delta is idempotent per seq: retry it until the server has it (a network error, 429, 503).
+    for (let attempt = 1; ; attempt++) {
+      const sent = await job.api
+        .POST('/api/v1/projects/{project_id}/messages/{message_id}/deltas', {
+          params: { path: { project_id, message_id: reply.id } },
+          body: { seq, text: piece },
+        })
+        .catch(() => undefined);
+      if (sent && !sent.error) break;
+      if ((sent && sent.response.status < 500 && sent.response.status !== 429) || attempt >= 5) {
+        throw new Error(`delta ${seq} refused (${sent?.response.status ?? 'network'})`);
+      }
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+    if (deltaMs > 0) await new Promise((r) => setTimeout(r, deltaMs));
   }
-  return { type: 'reply.completed', data: { text: words.join(' ') } };
+  const status = job.signal.aborted ? 'failed' : 'complete';
+  await job.api.PATCH('/api/v1/projects/{project_id}/messages/{message_id}', {
+    params: { path: { project_id, message_id: reply.id } },
+    body: { status },
+  });
+  if (status === 'failed') return undefined;
+  log('reply written', { operation_id: job.operation.id, message_id: reply.id, deltas: seq, text });
+  return { type: 'reply.completed', data: { message_id: reply.id, deltas: seq } };
 }
 
 log('fake agent started', { kinds, base_url: baseUrl });
