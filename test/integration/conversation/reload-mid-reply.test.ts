@@ -27,7 +27,10 @@ beforeAll(async () => {
   server = await startApp({ DATABASE_URL: db.url, REDIS_URL: inject('redisUrl') });
   owner = await createUser(server, 'Owner');
   project = await createProject(server, owner, 'Reloads');
-  const doc = await server.request(`/api/v1/projects/${project.id}/documents/about/versions`, json(owner, { content: '# Bikes for all\n\nA city app.' }));
+  const doc = await server.request(
+    `/api/v1/projects/${project.id}/documents/about/versions`,
+    json(owner, { content: '# Bikes for all\n\nA city app.' }),
+  );
   expect(doc.status).toBe(201);
   const worker = await createWorker(server, 'fake-agent');
   agent = startWorkerProcess({
