@@ -34,6 +34,13 @@ const TAGS = [
       'Long-running jobs of a project (agent runs, exports): workers publish progress events, clients follow them ' +
       'as Server-Sent Events and resume with `Last-Event-ID`.',
   },
+  {
+    name: 'messages',
+    description:
+      'The conversation with the agents: user messages (each may start an `agent.reply` operation) and assistant replies ' +
+      'written by operation tokens, streamed in deltas with `seq`. Follow it live on the project stream ' +
+      '(`GET /projects/{project_id}/events`) and resume after a reload with nothing missing or doubled.',
+  },
 ];
 
 /**

@@ -36,6 +36,8 @@ async function call(route: RouteEntry, user: TestUser, projectId: string): Promi
     document_type: 'about',
     version: '1',
     operation_id: randomUUID(),
+    message_id: randomUUID(),
+    lease_id: randomUUID(),
   });
   const init: RequestInit = { method: route.method, headers: { ...user.auth } };
   if (route.bodySchema) {
@@ -82,6 +84,8 @@ describe('project isolation by construction (SEC-002)', () => {
         document_type: 'about',
         version: '1',
         operation_id: randomUUID(),
+        message_id: randomUUID(),
+        lease_id: randomUUID(),
       });
       const res = await server.request(url, { method: route.method });
       expect(res.status, `${route.method} ${route.path}`).toBe(401);
@@ -119,6 +123,8 @@ describe('authentication by construction (SEC-003)', () => {
         document_type: 'about',
         version: '1',
         operation_id: randomUUID(),
+        message_id: randomUUID(),
+        lease_id: randomUUID(),
       });
       const res = await server.request(url, {
         method: route.method,

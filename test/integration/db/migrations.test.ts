@@ -27,7 +27,23 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events'];
+const ALL_UP = [
+  'Up 0001_initial_schema',
+  'Up 0002_operation_events',
+  'Up 0004_worker_leases',
+  'Up 0006_project_stream_and_messages',
+];
+
+/** Reverts migrations one by one, newest first, through `name`. */
+async function downThrough(name: string): Promise<string[]> {
+  const done: string[] = [];
+  while (!done.includes(`Down ${name}`)) {
+    const step = await migrateDown(db as Kysely<unknown>);
+    if (step.length === 0) throw new Error(`${name} was never reverted`);
+    done.push(...step);
+  }
+  return done;
+}
 
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
@@ -37,22 +53,47 @@ describe('migrations', () => {
 
   it('go up from empty, down to empty, and up again', async () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
-    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'messages',
+      'operation_events',
+      'operation_leases',
+      'operations',
+      'project_events',
+      'project_members',
+      'project_streams',
+      'projects',
+      'users',
+    ]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([]);
     expect(await migrateDown(db as Kysely<unknown>, true)).toEqual([...ALL_UP].reverse().map((m) => m.replace('Up', 'Down')));
     expect(await tables()).toEqual([]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
   });
 
-  it('0002 goes down alone: the event log and the sequence columns are gone, operations stay', async () => {
-    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0002_operation_events']);
+  it('0006 goes down alone: the project stream, the messages and their triggers are gone, the rest stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0006_project_stream_and_messages']);
+    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operation_leases', 'operations', 'project_members', 'projects', 'users']);
+    const { rows } = await sql<{ name: string }>`
+      select tgname as name from pg_trigger where not tgisinternal and tgname like '%to_project%'
+      union all select proname from pg_proc where proname like '%project_event%' or proname like 'message_%'`.execute(db);
+    expect(rows).toEqual([]);
+    // Writes that used to make project events still work without them.
+    const user = await db.insertInto('users').values({ email: 'down@example.com', name: 'D' }).returning('id').executeTakeFirstOrThrow();
+    const project = await db.insertInto('projects').values({ name: 'p', createdBy: user.id }).returning('id').executeTakeFirstOrThrow();
+    await db.insertInto('projectMembers').values({ projectId: project.id, userId: user.id, role: 'owner' }).execute();
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0006_project_stream_and_messages']);
+  });
+
+  it('0002 goes down: the event log and the sequence columns are gone, operations stay', async () => {
+    expect((await downThrough('0002_operation_events')).at(-1)).toBe('Down 0002_operation_events');
     expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);
     const { rows } = await sql<{ name: string }>`
       select column_name as name from information_schema.columns where table_name = 'operations' and column_name like '%event%'`.execute(
       db,
     );
     expect(rows).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0002_operation_events']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP.slice(1));
   });
 
   it('are applied once when two runners start at the same time (advisory lock)', async () => {
