@@ -108,12 +108,12 @@ describe(`the production image (${image}) on the host network`, () => {
     expect(await dockerOk(['inspect', '--format', '{{.Config.User}}', container])).toBe('node');
     expect(await dockerOk(['exec', container, 'id', '-u'])).not.toBe('0');
     // `docker top` lists the container's processes as the host sees them: tini and node.
-    const top = (await dockerOk(['top', container, '-o', 'uid,args'])).split('\n').slice(1);
+    const top = (await dockerOk(['top', container, '-o', 'pid,uid,args'])).split('\n').slice(1);
     expect(
       top.some((line) => /\bnode\b.*dist\/server\.js/.test(line)),
       top.join('\n'),
     ).toBe(true);
-    for (const line of top) expect(line.trim().split(/\s+/)[0], line).not.toBe('0');
+    for (const line of top) expect(line.trim().split(/\s+/)[1], line).not.toBe('0');
   });
 
   it("is reported healthy by the image's own HEALTHCHECK", async () => {
