@@ -53,7 +53,8 @@ function run(
       else
         reject(
           new Error(
-            `${program} ${args.join(' ')} exited ${code}${log ? ` (log: ${opts.log})` : ''}\n${err.split('\n').slice(-30).join('\n')}`,
+            // Without a log file the output has been shown as it came.
+            `${program} ${args.join(' ')} exited ${code}${log ? ` (log: ${opts.log})\n${err.split('\n').slice(-30).join('\n')}` : ''}`,
           ),
         );
     });
