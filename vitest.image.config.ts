@@ -10,7 +10,7 @@ export default defineConfig({
     include: ['test/image/**/*.test.ts'],
     // The image first: without an engine there is nothing to start PostgreSQL and Redis for.
     globalSetup: ['test/image/global-setup.ts', 'test/helpers/global-setup.ts'],
-    testTimeout: 60_000,
+    testTimeout: 90_000,
     hookTimeout: 120_000,
     pool: 'forks',
   },

@@ -73,6 +73,9 @@ export default async function setup(project: TestProject): Promise<void> {
   const t0 = performance.now();
   const cli = lastLine(await run(path.join(ROOT, 'scripts/image/start-dockerd.sh'), []));
   const t1 = performance.now();
+  // Containers inherit the image's labels: any left by a run that was killed are removed here.
+  const leftovers = (await run(cli, ['ps', '--all', '--quiet', '--filter', `label=${TIER_LABEL}`])).split('\n').filter(Boolean);
+  if (leftovers.length > 0) await run(cli, ['rm', '--force', ...leftovers]);
   const nodeImage = lastLine(await run(path.join(ROOT, 'scripts/image/build-base.sh'), [cli]));
   const t2 = performance.now();
 
