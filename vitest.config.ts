@@ -6,6 +6,7 @@ export default defineConfig({
     // The image tier has its own command and config (vitest.image.config.ts).
     exclude: [...configDefaults.exclude, 'test/image/**'],
     globalSetup: ['test/helpers/global-setup.ts'],
+    setupFiles: ['test/helpers/fixtures.ts'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
     pool: 'forks',

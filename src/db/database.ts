@@ -6,6 +6,7 @@ import pg from 'pg';
 import { ServiceUnavailableError } from '../lib/errors.js';
 import { currentContext } from '../lib/request-context.js';
 import type { Database } from './types.js';
+import { isDatabaseUnavailable } from './unavailable.js';
 
 /*
  * node-postgres returns `timestamptz` as Date (fine), `int8`/`numeric` as string; we keep
@@ -46,15 +47,8 @@ export function sqlComment(): string {
   return parts.length === 0 ? '' : ` /*${parts.join(',')}*/`;
 }
 
-/** Errors that mean the server cannot be reached, as opposed to a bad query. */
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') {
-    return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|57P0[123]|08\d{3}|53300)$/.test(code);
-  }
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|Connection ended/i.test(message);
-}
+/** Errors that mean the server cannot be reached, as opposed to a bad query (the one list: ./unavailable.ts). */
+export const isConnectionError = isDatabaseUnavailable;
 
 export function createDatabase(options: DatabaseOptions): DatabaseHandle {
   const pool = new pg.Pool({
@@ -68,7 +62,7 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
   });
   let closed = false;
   // Without this listener an idle client's error (database restarted) crashes the process
-  // (FACTS.md). The error carries the whole client object: log what matters, and nothing
+  // (docs/facts.md). The error carries the whole client object: log what matters, and nothing
   // once we are closing (the server going away is then expected).
   pool.on('error', (error: Error & { code?: string }) => {
     if (!closed) options.logger.warn({ reason: error.message, code: error.code }, 'idle database connection lost');

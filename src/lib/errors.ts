@@ -1,5 +1,5 @@
 /**
- * The one error hierarchy (REQ-009, CONTRACT §4). Every error the API sends is an AppError
+ * The one error hierarchy (REQ-009, docs/contract.md §4). Every error the API sends is an AppError
  * subclass by the time it reaches the client: the error handler maps anything else
  * (Fastify's, Ajv's, the driver's) onto one of these.
  */

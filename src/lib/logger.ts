@@ -44,7 +44,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 
-/** The URL with the `access_token` query value replaced, for log lines (CONTRACT §5: never logged). */
+/** The URL with the `access_token` query value replaced, for log lines (docs/contract.md §5: never logged). */
 export function safeUrl(url: string): string {
   if (!url.includes('access_token')) return url;
   return url.replace(/([?&]access_token=)[^&#]*/g, '$1[redacted]');

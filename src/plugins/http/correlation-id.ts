@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyPluginCallback } from 'fastify';
-import fp from 'fastify-plugin';
-import { propagateCorrelationId } from '../../lib/outgoing-correlation.js';
+import type { onRequestHookHandler } from 'fastify';
 import { requestContext } from '../../lib/request-context.js';
+import { propagateCorrelationId } from './outgoing-correlation.js';
 
-/** CONTRACT §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
+/** docs/contract.md §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
 const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -20,16 +19,14 @@ export function correlationIdFor(req: IncomingMessage): string {
 }
 
 /**
- * First step of the chain (REQ-003). Everything after it runs inside the request's
- * AsyncLocalStorage context, so log lines from any depth carry the correlation id.
+ * First step of the chain (REQ-003, onRequest). Everything after it runs inside the request's
+ * AsyncLocalStorage context, so log lines from any depth carry the correlation id; outgoing
+ * HTTP calls carry it too (outgoing-correlation.ts).
  */
-const correlationId: FastifyPluginCallback = (app, _opts, done) => {
+export function correlationId(): onRequestHookHandler {
   propagateCorrelationId();
-  app.addHook('onRequest', (request, reply, next) => {
+  return function correlationId(request, reply, next) {
     reply.header('x-correlation-id', request.id);
     requestContext.run({ correlation_id: request.id }, next);
-  });
-  done();
-};
-
-export default fp(correlationId, { name: 'correlation-id', fastify: '5.x' });
+  };
+}

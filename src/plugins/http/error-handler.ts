@@ -1,9 +1,9 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { errorBody } from '../../lib/error-body.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { toAppError } from '../../lib/map-error.js';
+import { errorBody } from './error-body.js';
+import { toAppError } from './map-error.js';
 
 function send(request: FastifyRequest, reply: FastifyReply, thrown: unknown): FastifyReply {
   const error = toAppError(thrown);
@@ -26,12 +26,15 @@ function send(request: FastifyRequest, reply: FastifyReply, thrown: unknown): Fa
     .send(errorBody(error.code, error.statusCode, error.message, request.id, error.details));
 }
 
+/** The answer to an unknown route; also what a route that must look absent throws (dev-login). */
+export function routeNotFound(request: FastifyRequest): NotFoundError {
+  return new NotFoundError(`Route ${request.method} ${request.url.split('?')[0]} not found`);
+}
+
 /** Last in the chain (REQ-003): one handler for every error and for unknown routes. */
 const errorHandler: FastifyPluginCallback = (app, _opts, done) => {
   app.setErrorHandler((error, request, reply) => send(request, reply, error));
-  app.setNotFoundHandler((request, reply) =>
-    send(request, reply, new NotFoundError(`Route ${request.method} ${request.url.split('?')[0]} not found`)),
-  );
+  app.setNotFoundHandler((request, reply) => send(request, reply, routeNotFound(request)));
   done();
 };
 

@@ -1,7 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
-import type { OperationEvent } from '../../src/streaming/events.js';
-import { EVENT_TYPE_PATTERN, eventFrame, KEEPALIVE_FRAME, noticeFrame, retryFrame } from '../../src/streaming/sse-format.js';
+import type { OperationEvent } from '../../../src/streaming/events.js';
+import { EVENT_TYPE_PATTERN, eventFrame, KEEPALIVE_FRAME, noticeFrame, retryFrame } from '../../../src/streaming/sse-format.js';
 
 function parse(text: string): { events: EventSourceMessage[]; comments: string[]; retries: number[] } {
   const events: EventSourceMessage[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IdentityCache } from '../../src/auth/identity-cache.js';
-import type { User } from '../../src/db/types.js';
+import { IdentityCache } from '../../../src/auth/identity-cache.js';
+import type { User } from '../../../src/db/types.js';
 
 const user = { id: 'u1', email: 'a@b.co', name: 'A' } as User;
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { QdrantClientTimeoutError } from '@qdrant/js-client-rest';
 import { describe, expect, it } from 'vitest';
-import { describeQdrantError, isTransientQdrantError } from '../../src/repositories/vector-collection.js';
-import { pointIdOf, type VectorInput } from '../../src/repositories/vector-scope.js';
-import { scopeFor } from '../helpers/vector-fixtures.js';
+import { pointIdOf, type VectorInput } from '../../../src/access/vector-scope.js';
+import { describeQdrantError, isTransientQdrantError } from '../../../src/repositories/vector-collection.js';
+import { scopeFor } from '../../helpers/vector-fixtures.js';
 
 function httpError(status: number, detail?: string): Error {
   return Object.assign(new Error('Service Unavailable'), { status, data: detail ? { status: { error: detail } } : undefined });

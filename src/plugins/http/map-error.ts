@@ -1,3 +1,4 @@
+import { isUnavailableCode } from '../../db/unavailable.js';
 import {
   AppError,
   BadRequestError,
@@ -8,7 +9,7 @@ import {
   ServiceUnavailableError,
   ValidationError,
   type ValidationIssue,
-} from './errors.js';
+} from '../../lib/errors.js';
 
 interface AjvIssue {
   readonly instancePath?: string;
@@ -23,25 +24,6 @@ interface FrameworkError extends Error {
   validation?: readonly AjvIssue[];
   validationContext?: string;
 }
-
-/** PostgreSQL SQLSTATEs and socket errors that mean "the database is not there right now". */
-const DB_UNAVAILABLE = new Set([
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-  '53300', // too_many_connections
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
 
 function issuePath(context: string | undefined, issue: AjvIssue): string {
   const segments = (issue.instancePath ?? '').split('/').filter((s) => s.length > 0);
@@ -72,7 +54,7 @@ export function toAppError(error: unknown): AppError {
   }
 
   const code = typeof e.code === 'string' ? e.code : '';
-  if (DB_UNAVAILABLE.has(code)) return new ServiceUnavailableError('postgres', 'The database is unavailable');
+  if (isUnavailableCode(code)) return new ServiceUnavailableError('postgres', 'The database is unavailable');
   if (code === '23505') return new ConflictError('The resource already exists or was changed concurrently');
   if (code === '23503') return new ConflictError('A referenced resource does not exist');
   if (code === '40001' || code === '40P01') return new ConflictError('Concurrent update, please retry');

@@ -25,15 +25,3 @@ export const ROLE_RANK: Readonly<Record<ProjectRole, number>> = { viewer: 1, edi
 export function hasRole(scope: { role: ProjectRole }, needed: ProjectRole): boolean {
   return ROLE_RANK[scope.role] >= ROLE_RANK[needed];
 }
-
-export interface Page {
-  readonly limit: number;
-  readonly offset: number;
-}
-
-export interface PageResult<T> {
-  readonly items: T[];
-  readonly total: number;
-  readonly limit: number;
-  readonly offset: number;
-}

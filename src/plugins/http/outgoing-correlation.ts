@@ -1,5 +1,5 @@
 import { subscribe } from 'node:diagnostics_channel';
-import { currentContext } from './request-context.js';
+import { currentContext } from '../../lib/request-context.js';
 
 interface UndiciRequest {
   addHeader(name: string, value: string): void;

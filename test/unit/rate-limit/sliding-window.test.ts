@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryLimitStore, type LimitCheck } from '../../src/rate-limit/sliding-window.js';
+import { InMemoryLimitStore, type LimitCheck } from '../../../src/rate-limit/sliding-window.js';
 
 describe('InMemoryLimitStore (the same sliding-window log as the Redis script)', () => {
   const check: LimitCheck = { kind: 'ip', key: 'k', limit: 3 };

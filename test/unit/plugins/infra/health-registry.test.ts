@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HealthRegistry } from '../../src/lib/health-registry.js';
+import { HealthRegistry } from '../../../../src/plugins/infra/health-registry.js';
 
 describe('HealthRegistry', () => {
   it('runs checks concurrently and bounds each by the timeout, so a hung dependency answers in ~timeout', async () => {

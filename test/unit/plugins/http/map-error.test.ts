@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError, ServiceUnavailableError } from '../../src/lib/errors.js';
-import { toAppError } from '../../src/lib/map-error.js';
+import { ConflictError, ServiceUnavailableError } from '../../../../src/lib/errors.js';
+import { toAppError } from '../../../../src/plugins/http/map-error.js';
 
 describe('toAppError', () => {
   it.each([

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import type { Project, User } from '../db/types.js';
-import type { ProjectScope } from '../repositories/project-scope.js';
-import { InternalError } from './errors.js';
+import type { ProjectScope } from '../../access/project-scope.js';
+import type { Project, User } from '../../db/types.js';
+import { InternalError } from '../../lib/errors.js';
 
 /** The authenticated user of a non-public route (set by the auth step). */
 export function userOf(request: FastifyRequest): User {

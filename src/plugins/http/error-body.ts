@@ -1,7 +1,7 @@
 import { type Static, Type } from 'typebox';
-import type { ErrorCode } from './errors.js';
+import type { ErrorCode } from '../../lib/errors.js';
 
-/** The contract's error body (CONTRACT §4), used by the handler and in every route's OpenAPI responses. */
+/** The contract's error body (docs/contract.md §4), used by the handler and in every route's OpenAPI responses. */
 export const ErrorResponse = Type.Object(
   {
     error: Type.String({ description: 'Stable machine-readable code, e.g. not_found' }),

@@ -1,7 +1,7 @@
 /**
  * Each infrastructure plugin registers the check of its dependency here; the health routes
  * run them all concurrently, each bounded by a timeout, so a hung dependency still
- * answers within ~1 s (REQ-005, CONTRACT §5 Health).
+ * answers within ~1 s (REQ-005, docs/contract.md §5 Health).
  */
 
 export type ComponentName = 'postgres' | 'redis' | 'qdrant' | 'event_bus' | 'telemetry';
@@ -32,18 +32,40 @@ class CheckTimeout extends Error {}
 
 export class HealthRegistry {
   private readonly checks = new Map<ComponentName, HealthCheck>();
+  private running: Promise<ComponentReport[]> | null = null;
+  private last: { readonly at: number; readonly reports: ComponentReport[] } | null = null;
 
-  constructor(private readonly timeoutMs: number) {}
+  /**
+   * @param cacheMs how long one round of checks answers every caller. The health routes are
+   *   public and never rate limited, so without it each call would cost a query, a PING and a
+   *   Qdrant request (docs/adr/0011-rate-limit-sliding-log.md).
+   */
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly cacheMs = 1_000,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
 
   register(check: HealthCheck): void {
     this.checks.set(check.name, check);
+    this.last = null;
   }
 
+  /** Every check, at most one round at a time (callers during a round share it), cached for `cacheMs`. */
   async runAll(): Promise<ComponentReport[]> {
-    return Promise.all([...this.checks.values()].map((check) => this.runOne(check)));
+    if (this.last !== null && this.clock() - this.last.at < this.cacheMs) return this.last.reports;
+    this.running ??= Promise.all([...this.checks.values()].map((check) => this.runOne(check)))
+      .then((reports) => {
+        this.last = { at: this.clock(), reports };
+        return reports;
+      })
+      .finally(() => {
+        this.running = null;
+      });
+    return this.running;
   }
 
-  isReady(reports: readonly ComponentReport[]): boolean {
+  isReady(reports: ComponentReport[]): boolean {
     return reports.every((r) => r.status !== 'unhealthy' || !this.checks.get(r.name)?.required);
   }
 
