@@ -10,6 +10,8 @@ export default defineConfig({
     include: ['test/image/**/*.test.ts'],
     // The image first: without an engine there is nothing to start PostgreSQL and Redis for.
     globalSetup: ['test/image/global-setup.ts', 'test/helpers/global-setup.ts'],
+    // Fixtures (test databases) close themselves when a file ends, as in the main suite.
+    setupFiles: ['test/helpers/fixtures.ts'],
     testTimeout: 90_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -69,7 +69,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await docker(['rm', '--force', container]);
   await qdrant?.stop();
-  await db?.drop();
   if (secrets) rmSync(secrets, { recursive: true, force: true });
 });
 
