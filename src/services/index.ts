@@ -6,6 +6,7 @@ import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
+import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import { OperationsService } from './operations.service.js';
@@ -30,6 +31,8 @@ export interface Services {
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
+  /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
+  readonly streamAccess: StreamAccess;
 }
 
 /**
@@ -46,8 +49,9 @@ export function buildServices({ db, bus, vectors, tokens, replayEvents }: Servic
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects),
-    projects: new ProjectsService(db, vectors),
+    projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
     documents: new DocumentsService(db),
     operations: new OperationsService(db, bus, { replayEvents }),
+    streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }
