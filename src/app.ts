@@ -8,8 +8,9 @@ import auth from './plugins/http/auth.js';
 import { correlationId, correlationIdFor } from './plugins/http/correlation-id.js';
 import cors from './plugins/http/cors.js';
 import docs from './plugins/http/docs.js';
-import errorHandler from './plugins/http/error-handler.js';
+import errorHandler, { frameworkErrorOptions } from './plugins/http/error-handler.js';
 import { closeConnectionsOnShutdown } from './plugins/http/graceful-close.js';
+import idParams from './plugins/http/id-params.js';
 import projectAccess from './plugins/http/project-access.js';
 import rateLimit from './plugins/http/rate-limit.js';
 import { requestLogger } from './plugins/http/request-log.js';
@@ -54,7 +55,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Router and parser errors in the contract's body; our own 503 while closing.
+    ...frameworkErrorOptions,
+    // A first start runs initdb in the postgres plugin: 1–2 s on a quiet machine, past Fastify's
+    // default 10 s on a loaded one (bench/RESULTS.md, startup). Start-up stays bounded by the
+    // plugins' own timeouts and retries.
+    pluginTimeout: 120_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
   // The API speaks JSON only: any other body type is a 400 (docs/contract.md §4), not a string to validate.
@@ -78,6 +84,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(rateLimit, { config });
   await app.register(auth);
   await app.register(projectAccess);
+  // Lowers the id path parameters of each route (a route-level onRequest hook, after the global
+  // ones below and before the guard): docs/adr/0015.
+  await app.register(idParams);
 
   // The last step, installed before any route: Fastify binds a route to the error handler in
   // force when the route is added (CORS adds one for preflights).
@@ -93,6 +102,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const logRequest = requestLogger(app.log);
   app.addHook('onRequest', correlationId()); //                      1. X-Correlation-ID; request context for every log line
   app.addHook('onRequest', securityHeaders()); //                    2. §3 security headers (errors and 404s too)
+  app.addHook('onRequest', shutdown.refuseWhenClosing); //           2b. once shutting down → 503 (§4 body)
   await app.register(cors, { origins: config.corsOrigins, hook: 'onRequest' }); // 3. CORS; a foreign preflight → 403
   if (byIp) app.addHook('onRequest', byIp); //                       4. IP limit → 429, before any token check or query
   app.addHook('onRequest', app.authenticate); //                     5. bearer token → request.user, else 401

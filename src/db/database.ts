@@ -50,6 +50,18 @@ export function sqlComment(): string {
 /** Errors that mean the server cannot be reached, as opposed to a bad query (the one list: ./unavailable.ts). */
 export const isConnectionError = isDatabaseUnavailable;
 
+/**
+ * A query that failed because its connection went away (no SQLSTATE: pg's own "Connection
+ * terminated unexpectedly", "Client was closed and is not queryable") is the database being
+ * unavailable, not a bug: 503 postgres instead of 500 (docs/adr/0015).
+ */
+function unavailableIfConnectionLost(error: unknown): never {
+  if (isConnectionError(error) && !(error instanceof ServiceUnavailableError)) {
+    throw new ServiceUnavailableError('postgres', 'The database is unavailable', { cause: error });
+  }
+  throw error;
+}
+
 export function createDatabase(options: DatabaseOptions): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -61,12 +73,20 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
     application_name: 'jeex-api',
   });
   let closed = false;
-  // Without this listener an idle client's error (database restarted) crashes the process
-  // (docs/facts.md). The error carries the whole client object: log what matters, and nothing
-  // once we are closing (the server going away is then expected).
-  pool.on('error', (error: Error & { code?: string }) => {
-    if (!closed) options.logger.warn({ reason: error.message, code: error.code }, 'idle database connection lost');
-  });
+  // A client emits `error` when its connection drops (backend terminated, restart, failover).
+  // pg-pool listens only while the client is idle; a client checked out by a request (a
+  // transaction still running its ROLLBACK, say) would throw the error out of the process.
+  // So every client gets its own listener for its whole life, and it alone logs: one short
+  // line (the error carries the whole client object), none once we are closing. The request
+  // itself sees the failure through its query and answers 503 postgres
+  // (test/integration/http/database-connection-loss.test.ts, docs/adr/0015).
+  const onClientError = (error: Error & { code?: string }) => {
+    if (!closed) options.logger.warn({ reason: error.message, code: error.code }, 'database connection lost');
+  };
+  pool.on('connect', (client) => client.on('error', onClientError));
+  // pg-pool re-emits an idle client's error on the pool, which throws without a listener;
+  // the client's own listener above has already logged it.
+  pool.on('error', () => undefined);
 
   // One wrapper per pooled client, so Kysely (which caches per client object) sees a stable identity.
   const wrapped = new WeakMap<pg.PoolClient, pg.PoolClient>();
@@ -75,10 +95,14 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
     if (!w) {
       w = Object.create(client, {
         query: {
-          value: (text: unknown, values?: unknown) =>
-            typeof text === 'string'
-              ? client.query(text + sqlComment(), values as unknown[])
-              : client.query(text as pg.QueryConfig, values as unknown[]),
+          value: (text: unknown, values?: unknown) => {
+            const result: unknown =
+              typeof text === 'string'
+                ? client.query(text + sqlComment(), values as unknown[])
+                : client.query(text as pg.QueryConfig, values as unknown[]);
+            // A submittable (a cursor) is returned as is: only promises carry the failure.
+            return result instanceof Promise ? result.catch(unavailableIfConnectionLost) : result;
+          },
         },
         release: { value: (err?: Error | boolean) => client.release(err) },
       }) as pg.PoolClient;

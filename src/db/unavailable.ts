@@ -24,7 +24,7 @@ const UNAVAILABLE_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Connection ended/i;
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Connection ended|not queryable/i;
 
 export function isUnavailableCode(code: string): boolean {
   // Class 08 is "connection exception" as a whole.

@@ -6,6 +6,7 @@ import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
+import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import { OperationsService } from './operations.service.js';
@@ -18,6 +19,8 @@ export interface ServiceDependencies {
   /** Null without a vector store (QDRANT_URL unset: development, test). */
   readonly vectors: VectorsRepository | null;
   readonly tokens: TokenService;
+  /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
+  readonly replayEvents: number;
 }
 
 /** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
@@ -28,6 +31,8 @@ export interface Services {
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
+  /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
+  readonly streamAccess: StreamAccess;
 }
 
 /**
@@ -37,15 +42,16 @@ export interface Services {
  * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
  * other place they are built.
  */
-export function buildServices({ db, bus, vectors, tokens }: ServiceDependencies): Services {
+export function buildServices({ db, bus, vectors, tokens, replayEvents }: ServiceDependencies): Services {
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
   return Object.freeze({
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects),
-    projects: new ProjectsService(db, vectors),
+    projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
     documents: new DocumentsService(db),
-    operations: new OperationsService(db, bus),
+    operations: new OperationsService(db, bus, { replayEvents }),
+    streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }

@@ -22,7 +22,10 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     audience: config.jwtAudience,
     expiresInMinutes: config.accessTokenExpireMinutes,
   });
-  app.decorate('services', buildServices({ db: app.db, bus: app.eventBus, vectors: app.vectors, tokens }));
+  app.decorate(
+    'services',
+    buildServices({ db: app.db, bus: app.eventBus, vectors: app.vectors, tokens, replayEvents: config.sseReplayEvents }),
+  );
 };
 
 export default fp(services, { name: 'services', fastify: '5.x', dependencies: ['postgres', 'redis', 'qdrant'] });

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { onRequestHookHandler } from 'fastify';
-import { requestContext } from '../../lib/request-context.js';
+import { type RequestContext, requestContext, untracedIds } from '../../lib/request-context.js';
 import { propagateCorrelationId } from './outgoing-correlation.js';
 
 /** docs/contract.md §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
@@ -19,6 +20,17 @@ export function correlationIdFor(req: IncomingMessage): string {
 }
 
 /**
+ * The request's log context. With tracing on, a span is already active here (the HTTP
+ * instrumentation starts it before Fastify sees the request) and the logger reads its ids;
+ * without, the ids are made once here, so every line of the request carries the same ones.
+ */
+export function contextFor(correlationId: string, traceparent: string | string[] | undefined): RequestContext {
+  const span = trace.getActiveSpan()?.spanContext();
+  if (span && isSpanContextValid(span)) return { correlation_id: correlationId };
+  return { correlation_id: correlationId, ...untracedIds(traceparent) };
+}
+
+/**
  * First step of the chain (REQ-003, onRequest). Everything after it runs inside the request's
  * AsyncLocalStorage context, so log lines from any depth carry the correlation id; outgoing
  * HTTP calls carry it too (outgoing-correlation.ts).
@@ -27,6 +39,6 @@ export function correlationId(): onRequestHookHandler {
   propagateCorrelationId();
   return function correlationId(request, reply, next) {
     reply.header('x-correlation-id', request.id);
-    requestContext.run({ correlation_id: request.id }, next);
+    requestContext.run(contextFor(request.id, request.headers.traceparent), next);
   };
 }

@@ -3,10 +3,13 @@ import {
   AppError,
   BadRequestError,
   ConflictError,
+  HeadersTooLargeError,
   InternalError,
   NotFoundError,
   PayloadTooLargeError,
+  RequestTimeoutError,
   ServiceUnavailableError,
+  UriTooLongError,
   ValidationError,
   type ValidationIssue,
 } from '../../lib/errors.js';
@@ -58,6 +61,11 @@ export function toAppError(error: unknown): AppError {
   if (code === '23505') return new ConflictError('The resource already exists or was changed concurrently');
   if (code === '23503') return new ConflictError('A referenced resource does not exist');
   if (code === '40001' || code === '40P01') return new ConflictError('Concurrent update, please retry');
+  // Input PostgreSQL refused. Validation stops these at the edge (plugins/http/validation.ts); if one
+  // gets through, it is still the caller's input, a 422 and never a 500 (docs/contract.md §13).
+  if (code === '22021' || code === '22P05' || code === '22P02') {
+    return new ValidationError('Request validation failed', [{ path: 'request', message: 'contains a value the database cannot store' }]);
+  }
 
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -68,10 +76,22 @@ export function toAppError(error: unknown): AppError {
       return new BadRequestError('Body cannot be empty when content-type is application/json');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new BadRequestError('Body is not valid JSON');
+    // The router's own errors (frameworkErrors in plugins/http/error-handler.ts). Fixed
+    // messages: the raw path may carry anything, and is never echoed.
+    case 'FST_ERR_BAD_URL':
+      return new BadRequestError('The URL is not valid: bad percent-encoding');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new UriTooLongError('A path parameter is longer than 100 characters');
+    // Node's HTTP parser (clientErrorHandler in plugins/http/error-handler.ts).
+    case 'HPE_HEADER_OVERFLOW':
+      return new HeadersTooLargeError('The request line and headers are larger than 16 KiB');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new RequestTimeoutError('The request was not received in time');
     default:
       break;
   }
 
+  if (code.startsWith('HPE_')) return new BadRequestError('Malformed HTTP request');
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status === 404) return new NotFoundError('Not found');
   if (status === 413) return new PayloadTooLargeError('Request body is too large');

@@ -16,7 +16,15 @@ async function printedRoutes(env: Record<string, string>): Promise<string> {
 }
 
 /** The request chain of src/app.ts, in the order it must run (docs/adr/0014). */
-const ON_REQUEST = ['correlationId', 'securityHeaders', 'refuseForeignPreflight', 'handleCors', 'limitByIp', 'authenticate'];
+const ON_REQUEST = [
+  'correlationId',
+  'securityHeaders',
+  'refuseWhenClosing',
+  'refuseForeignPreflight',
+  'handleCors',
+  'limitByIp',
+  'authenticate',
+];
 const PRE_VALIDATION = ['requireProjectAccess', 'limitByUserAndProject'];
 
 describe('the request chain (src/app.ts)', () => {
@@ -40,7 +48,7 @@ describe('the request chain (src/app.ts)', () => {
   it('when every limit is 0, the limiter is not installed at all (not merely installed with nothing to check)', async () => {
     const printed = await printedRoutes({});
     expect(printed).not.toContain('limitBy');
-    for (const list of hookLists(printed, 'onRequest')) expect(list.slice(0, 5)).toEqual(ON_REQUEST.filter((s) => s !== 'limitByIp'));
+    for (const list of hookLists(printed, 'onRequest')) expect(list.slice(0, 6)).toEqual(ON_REQUEST.filter((s) => s !== 'limitByIp'));
   });
 
   it('when only the IP limit is on, installs that step alone', async () => {

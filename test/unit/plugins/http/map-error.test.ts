@@ -11,6 +11,14 @@ describe('toAppError', () => {
     [{ code: 'ECONNREFUSED' }, 'service_unavailable', 503],
     [{ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }, 'payload_too_large', 413],
     [{ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }, 'bad_request', 400],
+    [{ code: '22021' }, 'validation_error', 422],
+    [{ code: '22P05' }, 'validation_error', 422],
+    [{ code: '22P02' }, 'validation_error', 422],
+    [{ code: 'FST_ERR_BAD_URL', statusCode: 400 }, 'bad_request', 400],
+    [{ code: 'FST_ERR_MAX_PARAM_LENGTH', statusCode: 414 }, 'uri_too_long', 414],
+    [{ code: 'HPE_HEADER_OVERFLOW' }, 'headers_too_large', 431],
+    [{ code: 'HPE_INVALID_METHOD' }, 'bad_request', 400],
+    [{ code: 'ERR_HTTP_REQUEST_TIMEOUT' }, 'request_timeout', 408],
     [{ statusCode: 404 }, 'not_found', 404],
     [{ statusCode: 400, message: 'bad' }, 'bad_request', 400],
     [new Error('boom'), 'internal_error', 500],
@@ -24,6 +32,15 @@ describe('toAppError', () => {
 
   it('never carries the original message of an unknown error', () => {
     expect(toAppError(new Error('password=hunter2 SELECT * FROM users')).message).toBe('Internal server error');
+  });
+
+  it('never echoes the path of a bad URL or the SQL of a refused value', () => {
+    expect(
+      toAppError({ code: 'FST_ERR_BAD_URL', statusCode: 400, message: "'/x/%E0' is not a valid url component" }).message,
+    ).not.toContain('%E0');
+    expect(
+      JSON.stringify(toAppError({ code: '22P05', message: 'unsupported Unicode escape sequence', where: 'JSON data, line 1' })),
+    ).not.toMatch(/Unicode|JSON data/);
   });
 
   it('names the failed service on 503s', () => {
