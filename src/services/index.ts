@@ -7,6 +7,7 @@ import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
+import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import { LeasesService } from './leases.service.js';
@@ -38,6 +39,8 @@ export interface Services {
   readonly operations: OperationsService;
   /** Worker leases, heartbeats and the expiry sweep (docs/contract.md §8, docs/adr/0020). */
   readonly leases: LeasesService;
+  /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
+  readonly streamAccess: StreamAccess;
 }
 
 /**
@@ -59,11 +62,12 @@ export function buildServices(deps: ServiceDependencies): Services {
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects, new LeasesRepository(db)),
-    projects: new ProjectsService(db, vectors),
+    projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
     documents: new DocumentsService(db),
     operations,
     leases: new LeasesService(db, operations, tokens, bus, {
       ...(deps.leaseSweepIntervalMs !== undefined ? { sweepIntervalMs: deps.leaseSweepIntervalMs } : {}),
     }),
+    streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }

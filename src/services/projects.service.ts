@@ -8,6 +8,7 @@ import type { Page } from '../repositories/paging.js';
 import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
+import type { AccessNotices } from '../streaming/stream-access.js';
 
 /** Projects and their members: the business rules (REQ-008). */
 export class ProjectsService {
@@ -18,6 +19,8 @@ export class ProjectsService {
     private readonly db: Kysely<Database>,
     /** Null or absent without a vector store (QDRANT_URL unset). */
     private readonly vectors: Pick<VectorsRepository, 'purgeProject'> | null = null,
+    /** Tells open streams that someone's access changed (contract §9); null where nothing streams. */
+    private readonly notices: AccessNotices | null = null,
   ) {
     this.projects = new ProjectsRepository(db);
     this.members = new MembersRepository(db);
@@ -49,6 +52,7 @@ export class ProjectsService {
    */
   async delete(scope: ProjectScope): Promise<void> {
     if (!(await this.projects.softDelete(scope))) throw new NotFoundError(`Project ${scope.projectId} not found`);
+    await this.notices?.projectDeleted(scope.projectId);
     await this.vectors?.purgeProject(vectorScopeOf(scope));
   }
 
@@ -58,7 +62,7 @@ export class ProjectsService {
 
   /** Adds a member or changes a role; the last owner cannot be demoted (409). */
   async setMember(scope: ProjectScope, userId: string, role: ProjectRole) {
-    return this.db.transaction().execute(async (tx) => {
+    const member = await this.db.transaction().execute(async (tx) => {
       if (!(await new UsersRepository(tx).findById(userId))) throw new NotFoundError(`User ${userId} not found`);
       const members = new MembersRepository(tx);
       const roles = await members.lockRoles(scope);
@@ -68,6 +72,8 @@ export class ProjectsService {
       if (!member) throw new NotFoundError(`User ${userId} is not a member`);
       return member;
     });
+    await this.notices?.memberChanged(scope.projectId, userId);
+    return member;
   }
 
   /** Removes a member; the last owner cannot be removed (409). */
@@ -80,6 +86,7 @@ export class ProjectsService {
       if (role === 'owner') assertAnotherOwner(roles, userId);
       await members.remove(scope, userId);
     });
+    await this.notices?.memberChanged(scope.projectId, userId);
   }
 }
 
