@@ -34,6 +34,12 @@ const TAGS = [
       'Long-running jobs of a project (agent runs, exports): workers publish progress events, clients follow them ' +
       'as Server-Sent Events and resume with `Last-Event-ID`.',
   },
+  {
+    name: 'workers',
+    description:
+      'Agent workers (worker credential only): lease operations with a long poll, heartbeat the lease; the lease brings an ' +
+      'operation token for the ordinary project routes. See the README, "Write a worker".',
+  },
 ];
 
 /**
