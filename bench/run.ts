@@ -10,6 +10,7 @@ import { eventPublishScenario } from './scenarios/event-publish.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
+import { workerLeasesScenario } from './scenarios/worker-leases.js';
 
 /**
  * Load benchmark harness: `npm run bench [-- <scenario…|all>]`. autocannon runs here; each
@@ -243,6 +244,12 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'event publish throughput and publish → delivery latency, before and after the durable event log',
     oneOff: true,
     run: eventPublishScenario,
+  },
+  {
+    name: 'worker-leases',
+    title: 'worker leases: lease → start latency, leases per second with 10 workers, PostgreSQL cost per lease',
+    oneOff: true,
+    run: workerLeasesScenario,
   },
 ];
 

@@ -18,10 +18,10 @@ declare module 'fastify' {
      * the token's user, or the creator an operation token acts for; null for a worker credential.
      */
     user: User | null;
-    /** When the caller's token expires (ms since epoch): an event stream ends then (docs/adr/0019). */
-    tokenExpiresAt: number | null;
     /** Who is calling (src/auth/caller.ts); null on public routes. */
     caller: Caller | null;
+    /** When the caller's token expires (ms since epoch): an event stream ends then (docs/adr/0019). */
+    tokenExpiresAt: number | null;
   }
 }
 
@@ -66,8 +66,8 @@ function assertRouteTakes(request: FastifyRequest, caller: Caller): void {
 const auth: FastifyPluginCallback = (app, _opts, done) => {
   const service = app.services.auth;
   app.decorateRequest('user', null);
-  app.decorateRequest('tokenExpiresAt', null);
   app.decorateRequest('caller', null);
+  app.decorateRequest('tokenExpiresAt', null);
   app.decorate('authenticate', async function authenticate(request: FastifyRequest): Promise<void> {
     if (!needsToken(request)) return;
     const caller = await service.identify(bearerToken(request));

@@ -35,6 +35,12 @@ const TAGS = [
       'as Server-Sent Events and resume with `Last-Event-ID`.',
   },
   {
+    name: 'workers',
+    description:
+      'Agent workers (worker credential only): lease operations with a long poll, heartbeat the lease; the lease brings an ' +
+      'operation token for the ordinary project routes. See the README, "Write a worker".',
+  },
+  {
     name: 'messages',
     description:
       'The conversation with the agents: user messages (each may start an `agent.reply` operation) and assistant replies ' +

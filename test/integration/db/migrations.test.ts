@@ -27,12 +27,7 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = [
-  'Up 0001_initial_schema',
-  'Up 0002_operation_events',
-  'Up 0004_worker_leases',
-  'Up 0006_project_stream_and_messages',
-];
+const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0004_worker_leases', 'Up 0006_project_stream_and_messages'];
 
 /** Reverts migrations one by one, newest first, through `name`. */
 async function downThrough(name: string): Promise<string[]> {
@@ -73,7 +68,15 @@ describe('migrations', () => {
 
   it('0006 goes down alone: the project stream, the messages and their triggers are gone, the rest stays', async () => {
     expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0006_project_stream_and_messages']);
-    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operation_leases', 'operations', 'project_members', 'projects', 'users']);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'operation_events',
+      'operation_leases',
+      'operations',
+      'project_members',
+      'projects',
+      'users',
+    ]);
     const { rows } = await sql<{ name: string }>`
       select tgname as name from pg_trigger where not tgisinternal and tgname like '%to_project%'
       union all select proname from pg_proc where proname like '%project_event%' or proname like 'message_%'`.execute(db);
@@ -85,8 +88,18 @@ describe('migrations', () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0006_project_stream_and_messages']);
   });
 
-  it('0002 goes down: the event log and the sequence columns are gone, operations stay', async () => {
-    expect((await downThrough('0002_operation_events')).at(-1)).toBe('Down 0002_operation_events');
+  it('0004 goes down alone: the lease table and columns are gone, the event log stays', async () => {
+    expect(await downThrough('0004_worker_leases')).toEqual(['Down 0006_project_stream_and_messages', 'Down 0004_worker_leases']);
+    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
+    const { rows } = await sql<{ name: string }>`
+      select column_name as name from information_schema.columns
+      where (table_name = 'operations' and (column_name like 'lease%' or column_name in ('attempt', 'cancel_requested')))
+         or (table_name = 'operation_events' and column_name in ('client_seq', 'worker'))`.execute(db);
+    expect(rows).toEqual([]);
+  });
+
+  it('0002 goes down alone: the event log and the sequence columns are gone, operations stay', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0002_operation_events']);
     expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);
     const { rows } = await sql<{ name: string }>`
       select column_name as name from information_schema.columns where table_name = 'operations' and column_name like '%event%'`.execute(
