@@ -91,7 +91,6 @@ describe('a page reloaded in the middle of a reply (issue 16)', () => {
       }
     }
     const mid = outcomes.filter((o) => o.midReply).length;
-    console.info(`reloads: ${outcomes.length}, mid-reply: ${mid}`);
     expect(outcomes).toHaveLength(REPLIES * RELOADS_PER_REPLY);
     expect(outcomes.reduce((n, o) => n + o.missing, 0)).toBe(0);
     expect(outcomes.reduce((n, o) => n + o.doubled, 0)).toBe(0);
