@@ -7,6 +7,7 @@ import { type ExtraColumn, type LatencyGoal, type Ratio, recordSection, section 
 import { type RunningServer, startServer } from './lib/server-process.js';
 import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
 import { eventPublishScenario } from './scenarios/event-publish.js';
+import { projectStreamScenario } from './scenarios/project-stream.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
@@ -250,6 +251,13 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'worker leases: lease → start latency, leases per second with 10 workers, PostgreSQL cost per lease',
     oneOff: true,
     run: workerLeasesScenario,
+  },
+  {
+    name: 'project-stream',
+    title:
+      'project stream: delta → client latency with 1,000 project streams open, memory per stream, messages page read with 10,000 messages',
+    oneOff: true,
+    run: projectStreamScenario,
   },
 ];
 
