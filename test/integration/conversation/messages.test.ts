@@ -189,6 +189,15 @@ describe('who may write what (isolation)', () => {
     expect(await countMessages()).toBe(before);
   });
 
+  it('an operation token writing a user message is 403 and writes nothing', async () => {
+    const project = await createProject(server, owner);
+    const { leased } = await conversationTurn(project);
+    const before = await countMessages();
+    const res = await server.request(messagesPath(project.id), post(bearer(leased.token), { content: 'pretending to be the user' }));
+    expect(res.status).toBe(403);
+    expect(await countMessages()).toBe(before);
+  });
+
   it("an operation token of project A on project B's messages is 403 and writes nothing", async () => {
     const projectA = await createProject(server, owner, 'A');
     const projectB = await createProject(server, owner, 'B');
