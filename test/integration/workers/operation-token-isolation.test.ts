@@ -51,6 +51,7 @@ async function call(route: RouteEntry, token: string, projectId: string, operati
     version: '1',
     operation_id: operationId,
     lease_id: randomUUID(),
+    message_id: randomUUID(),
   });
   const init: RequestInit = { method: route.method, headers: bearer(token) };
   if (route.bodySchema) init.body = JSON.stringify(validValue(route.bodySchema));
