@@ -204,3 +204,42 @@ describe('GET /api/v1/projects/:project_id/events', () => {
     expect(waited).toBeLessThan(1_000);
   });
 });
+
+describe('the project feed (docs/adr/0022)', () => {
+  it('a write on one instance reaches a project stream on another through PostgreSQL alone', async () => {
+    const other = await startApp({ DATABASE_URL: db.url, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+    const project = await createProject(server, owner);
+    const start = await lastEventId(project.id);
+    const stream = await openStream(`${other.baseUrl}/api/v1/projects/${project.id}/events`, owner.auth);
+    expect(stream.status).toBe(200);
+    const said = await server.request(`/api/v1/projects/${project.id}/messages`, json(owner, { content: 'across', reply: false }));
+    expect(said.status).toBe(201);
+    await stream.waitFor((events) => events.length >= 1);
+    stream.close();
+    expect(stream.events.map((e) => [Number(e.id), e.event])).toEqual([[start + 1, 'message.created']]);
+    await other.close();
+  });
+
+  it('when its LISTEN connection is killed, it reconnects and delivers what committed meanwhile, in order', async () => {
+    const project = await createProject(server, owner);
+    const start = await lastEventId(project.id);
+    const stream = await openStream(eventsUrl(project.id), owner.auth);
+    await until(() => server.app.projectFeed.followedProjects > 0);
+    const killed = await sql<{ n: number }>`
+      SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'jeex-api-project-feed'`.execute(
+      server.app.db,
+    );
+    expect(killed.rows[0]?.n).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i <= 5; i++) {
+      const res = await server.request(
+        `/api/v1/projects/${project.id}/messages`,
+        json(owner, { content: `while down ${i}`, reply: false }),
+      );
+      expect(res.status).toBe(201);
+    }
+    await stream.waitFor((events) => events.length >= 5, 10_000);
+    stream.close();
+    expect(ids(stream)).toEqual(range(start + 1, 5));
+    expect(stream.events.map((e) => data(e).content)).toEqual(range(1, 5).map((i) => `while down ${i}`));
+  });
+});
