@@ -22,6 +22,8 @@ export interface DatabaseOptions {
   /** Attempts to get a connection before a request fails (REL-002: 3, exponential backoff). */
   readonly connectAttempts?: number;
   readonly connectBackoffMs?: number;
+  /** Session settings of every connection (`-c name=value`): the project stream's retention (docs/adr/0022). */
+  readonly sessionSettings?: Readonly<Record<string, string>>;
 }
 
 export interface DatabaseHandle {
@@ -71,6 +73,13 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
     connectionTimeoutMillis: 2_000,
     statement_timeout: options.statementTimeoutMs,
     application_name: 'jeex-api',
+    ...(options.sessionSettings
+      ? {
+          options: Object.entries(options.sessionSettings)
+            .map(([name, value]) => `-c ${name}=${value}`)
+            .join(' '),
+        }
+      : {}),
   });
   let closed = false;
   // A client emits `error` when its connection drops (backend terminated, restart, failover).

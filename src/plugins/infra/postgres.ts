@@ -48,6 +48,8 @@ const postgres: FastifyPluginAsync<PostgresPluginOptions> = async (app, opts) =>
     poolMax: config.databasePoolMax,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     logger: app.log,
+    // Read by append_project_event (migration 0006): a project keeps as many events as an operation.
+    sessionSettings: { 'jeex.project_replay_events': String(config.sseReplayEvents) },
   });
 
   try {

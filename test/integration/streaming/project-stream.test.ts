@@ -243,3 +243,22 @@ describe('the project feed (docs/adr/0022)', () => {
     expect(stream.events.map((e) => data(e).content)).toEqual(range(1, 5).map((i) => `while down ${i}`));
   });
 });
+
+describe('project stream retention', () => {
+  it('keeps SSE_REPLAY_EVENTS events per project; a resume from before them starts with reset', async () => {
+    const small = await startApp({ DATABASE_URL: db.url, SSE_REPLAY_EVENTS: '5', JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+    const project = await createProject(small, owner);
+    for (let i = 1; i <= 8; i++) {
+      const res = await small.request(`/api/v1/projects/${project.id}/messages`, json(owner, { content: `m${i}`, reply: false }));
+      expect(res.status).toBe(201);
+    }
+    const newest = await lastEventId(project.id);
+    const stream = await openStream(`${small.baseUrl}/api/v1/projects/${project.id}/events`, { ...owner.auth, 'last-event-id': '0' });
+    await stream.waitFor(() => ids(stream).at(-1) === newest);
+    stream.close();
+    expect(stream.events[0]?.event).toBe('reset');
+    expect(data(stream.events[0])).toEqual({ oldest_id: String(newest - 4) });
+    expect(ids(stream)).toEqual(range(newest - 4, 5));
+    await small.close();
+  });
+});
