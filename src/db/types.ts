@@ -184,3 +184,5 @@ export type DocumentVersion = Selectable<DocumentVersionsTable>;
 export type NewDocumentVersion = Insertable<DocumentVersionsTable>;
 export type Operation = Selectable<OperationsTable>;
 export type Message = Selectable<MessagesTable>;
+/** A project row as the access guard reads it: with the project stream's current id when the query brought it (docs/adr/0022). */
+export type ProjectRead = Project & { readonly lastEventId?: number };

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { ProjectScope } from '../access/project-scope.js';
-import type { NewProject, Project, ProjectRole, ProjectStatus } from '../db/types.js';
+import type { NewProject, Project, ProjectRead, ProjectRole, ProjectStatus } from '../db/types.js';
 import type { Page, PageResult } from './paging.js';
 import { ScopedRepository } from './scoped.repository.js';
 
@@ -12,7 +12,7 @@ export interface Membership {
   readonly role: ProjectRole;
   readonly language: string;
   /** The project row itself, read in the same query, so a plain read needs no second one. */
-  readonly project: Project;
+  readonly project: ProjectRead;
 }
 
 export interface ProjectChanges {
@@ -29,12 +29,15 @@ export class ProjectsRepository extends ScopedRepository {
       .innerJoin('projects as p', 'p.id', 'm.projectId')
       .selectAll('p')
       .select(['m.userId', 'm.role'])
+      // The project stream's current id (contract §9) in the same round trip: a project read stays one query.
+      .select(sql<number>`coalesce((SELECT s.last_event_id FROM project_streams s WHERE s.project_id = p.id), 0)`.as('streamLastEventId'))
       .where('m.projectId', '=', projectId)
       .where('m.userId', '=', userId)
       .where('p.isDeleted', '=', false)
       .executeTakeFirst();
     if (!row) return undefined;
-    const { userId: memberId, role, ...project } = row;
+    const { userId: memberId, role, streamLastEventId, ...rest } = row;
+    const project: ProjectRead = { ...rest, lastEventId: streamLastEventId };
     return { projectId: project.id, userId: memberId, role, language: project.language, project };
   }
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { ProjectRead } from '../../../../db/types.js';
 import { projectRowOf, scopeOf, userOf } from '../../../../plugins/http/request-identity.js';
 import type { MemberRow } from '../../../../repositories/members.repository.js';
 import type { ProjectWithRole } from '../../../../repositories/projects.repository.js';
@@ -91,10 +92,13 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ProjectPublic, ...errorResponses(401, 403, 404, 422, 429, 503) },
       },
     },
-    // The guard has just read the row with the membership; only the stream's id is read here.
+    // The guard has just read the row with the membership and the stream's id: no second query
+    // (an operation token's guard reads the row without it: one more read then).
     async (request) => {
       const scope = scopeOf(request);
-      return toProjectPublic({ ...projectRowOf(request), role: scope.role }, await lastEventIdOf(scope.projectId));
+      const row: ProjectRead = projectRowOf(request);
+      const { lastEventId, ...project } = row;
+      return toProjectPublic({ ...project, role: scope.role }, lastEventId ?? (await lastEventIdOf(scope.projectId)));
     },
   );
 
