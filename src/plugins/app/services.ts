@@ -33,6 +33,8 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
   app.decorate('services', built);
   // Every instance sweeps expired worker leases; each is handled once (docs/adr/0020).
   built.leases.startSweeper((error) => app.log.warn({ err: error }, 'lease expiry sweep failed'));
+  // Long polls end before the server waits for in-flight requests (preClose), not after (onClose).
+  app.addHook('preClose', async () => built.leases.stopPolls());
   app.addHook('onClose', () => built.leases.close());
 };
 
