@@ -101,7 +101,7 @@ async function clearStalePidFile(clusterDir: string, pidFile: PidFile): Promise<
 
 /**
  * A PostgreSQL left running by a parent that was SIGKILLed keeps the port and
- * postmaster.pid, and the next start fails on the lock (FACTS.md): stop the orphan.
+ * postmaster.pid, and the next start fails on the lock (docs/facts.md): stop the orphan.
  */
 async function reclaimOrphan(clusterDir: string, pid: number): Promise<void> {
   process.kill(pid, 'SIGINT');

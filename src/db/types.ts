@@ -83,6 +83,22 @@ export interface OperationsTable {
   completedAt: Timestamp | null;
   createdAt: CreatedAt;
   updatedAt: UpdatedAt;
+  /** The operation's event sequence: the id of its newest event (0 before the first). */
+  lastEventId: ColumnType<number, never, number>;
+  /** Bytes of event `data` ever published (retention arithmetic, docs/adr/0016). */
+  eventBytes: ColumnType<string, never, string>;
+}
+
+export interface OperationEventsTable {
+  operationId: string;
+  seq: number;
+  projectId: string;
+  type: string;
+  data: unknown;
+  status: OperationStatus | null;
+  bytes: number;
+  endOffset: ColumnType<string, string | number, never>;
+  createdAt: CreatedAt;
 }
 
 export interface Database {
@@ -91,6 +107,7 @@ export interface Database {
   projectMembers: ProjectMembersTable;
   documentVersions: DocumentVersionsTable;
   operations: OperationsTable;
+  operationEvents: OperationEventsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -19,9 +19,13 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
     base: undefined,
     mixin() {
       const ctx = currentContext();
-      // With tracing on (the telemetry preload), lines written inside a span join it by id.
+      // With tracing on (the telemetry preload), lines written inside a span join it by id;
+      // without, a request's lines carry the ids its context was given (docs/contract.md §6).
       const span = trace.getSpan(context.active())?.spanContext();
-      const ids = span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
+      const ids =
+        span && isSpanContextValid(span)
+          ? { trace_id: span.traceId, span_id: span.spanId }
+          : { trace_id: ctx?.trace_id, span_id: ctx?.span_id };
       if (ctx === undefined) return ids;
       return { correlation_id: ctx.correlation_id, project_id: ctx.project_id, user_id: ctx.user_id, ...ids };
     },
@@ -44,7 +48,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 
-/** The URL with the `access_token` query value replaced, for log lines (CONTRACT §5: never logged). */
+/** The URL with the `access_token` query value replaced, for log lines (docs/contract.md §5: never logged). */
 export function safeUrl(url: string): string {
   if (!url.includes('access_token')) return url;
   return url.replace(/([?&]access_token=)[^&#]*/g, '$1[redacted]');

@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
+import { vectorScopeOf } from '../access/vector-scope.js';
 import type { Database, ProjectRole, ProjectStatus } from '../db/types.js';
 import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { MembersRepository } from '../repositories/members.repository.js';
-import type { Page, ProjectScope } from '../repositories/project-scope.js';
+import type { Page } from '../repositories/paging.js';
 import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
-import { vectorScopeOf } from '../repositories/vector-scope.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 
 /** Projects and their members: the business rules (REQ-008). */

@@ -14,7 +14,7 @@ import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opent
 import { APP_VERSION } from '../version.js';
 import { telemetryState } from './state.js';
 
-/** The exporter's own deadline: the default (10 s) alone is past the 5 s shutdown budget (FACTS.md). */
+/** The exporter's own deadline: the default (10 s) alone is past the 5 s shutdown budget (docs/facts.md). */
 const EXPORT_TIMEOUT_MS = 2_000;
 
 /** Counts export outcomes for the `telemetry` health component; never throws into the SDK. */
@@ -47,7 +47,7 @@ class ObservedSpanExporter implements SpanExporter {
 
 /**
  * The SDK's own complaints (export failures, dropped spans) at WARN, each distinct message at
- * most once a minute: a failing collector must not flood the logs (FACTS.md: ~45 lines/s at INFO).
+ * most once a minute: a failing collector must not flood the logs (docs/facts.md: ~45 lines/s at INFO).
  */
 function throttledDiagLogger(): DiagLogger {
   const seen = new Map<string, number>();

@@ -22,10 +22,12 @@ declare module 'fastify' {
  * once while disconnected (no offline queue), so requests answer 503 instead of hanging;
  * both connections reconnect by themselves. Without REDIS_URL (development, test), an
  * in-process bus with the same interface serves a single instance.
+ * REDIS_MAX_CONNECTIONS (at least 2, by config) is the contract's bound on them; two is always
+ * within it, and the `redis` health component shows both numbers.
  */
 const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   if (config.redisUrl === undefined) {
-    const bus = new InProcessEventBus(config.sseReplayEvents);
+    const bus = new InProcessEventBus();
     app.decorate('redis', null);
     app.decorate('eventBus', bus);
     app.addHook('onClose', () => bus.close());
@@ -56,7 +58,10 @@ const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config
   const connected = (client: Redis) => new Promise<void>((resolve) => client.once('ready', () => resolve()));
   await Promise.race([Promise.all([connected(commands), connected(subscriber)]), sleep(1_000)]);
 
-  const bus = new RedisEventBus(commands, subscriber, config.sseReplayEvents);
+  const bus = new RedisEventBus(commands, subscriber, {
+    onPublishFailure: (error) =>
+      warn('redis-fanout', { reason: error instanceof Error ? error.message : String(error) }, 'event fan-out deferred: redis refused it'),
+  });
   app.decorate('redis', commands);
   app.decorate('eventBus', bus);
 
@@ -66,7 +71,14 @@ const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config
     run: async () => {
       const started = performance.now();
       await commands.ping();
-      return { status: 'healthy', details: { connections: 2, ping_ms: Math.round((performance.now() - started) * 100) / 100 } };
+      return {
+        status: 'healthy',
+        details: {
+          connections: 2,
+          max_connections: config.redisMaxConnections,
+          ping_ms: Math.round((performance.now() - started) * 100) / 100,
+        },
+      };
     },
   });
   app.health.register({
@@ -74,7 +86,7 @@ const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config
     required: false,
     run: async () => ({
       status: subscriber.status === 'ready' ? 'healthy' : 'unhealthy',
-      details: { mode: 'redis', subscriber: subscriber.status },
+      details: { mode: 'redis', subscriber: subscriber.status, unsent: bus.unsentCount },
       ...(subscriber.status === 'ready' ? {} : { error: `subscriber ${subscriber.status}` }),
     }),
   });

@@ -1,0 +1,31 @@
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { loadSigningKeys } from '../../auth/keys.js';
+import { TokenService } from '../../auth/tokens.js';
+import type { Config } from '../../config.js';
+import { buildServices, type Services } from '../../services/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every service, built once by the composition root (src/services/index.ts). */
+    services: Services;
+  }
+}
+
+/**
+ * Decorates `app.services` from the infrastructure plugins' handles (database, event bus,
+ * vector store) and the signing keys (from config, or generated once into DATA_DIR).
+ */
+const services: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
+  const tokens = new TokenService(await loadSigningKeys(config), {
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    expiresInMinutes: config.accessTokenExpireMinutes,
+  });
+  app.decorate(
+    'services',
+    buildServices({ db: app.db, bus: app.eventBus, vectors: app.vectors, tokens, replayEvents: config.sseReplayEvents }),
+  );
+};
+
+export default fp(services, { name: 'services', fastify: '5.x', dependencies: ['postgres', 'redis', 'qdrant'] });
