@@ -44,8 +44,12 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 
-/** The URL with the `access_token` query value replaced, for log lines (CONTRACT §5: never logged). */
+/**
+ * The URL as log lines show it: its path only. A query string can carry a token under any
+ * spelling the query parser decodes (`?access_token=`, `?access%5Ftoken=`, …), so none of it is
+ * logged rather than some of it redacted by name (CONTRACT §6; docs/adr/0017-no-leaks-no-races.md).
+ */
 export function safeUrl(url: string): string {
-  if (!url.includes('access_token')) return url;
-  return url.replace(/([?&]access_token=)[^&#]*/g, '$1[redacted]');
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
 }
