@@ -19,6 +19,7 @@ import postgres from './plugins/infra/postgres.js';
 import qdrant from './plugins/infra/qdrant.js';
 import redis from './plugins/infra/redis.js';
 import telemetry from './plugins/infra/telemetry.js';
+import vectorPurges from './plugins/infra/vector-purges.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
@@ -80,6 +81,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     config,
     ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),
   });
+  await app.register(vectorPurges);
 
   await app.register(telemetry);
 

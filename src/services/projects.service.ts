@@ -7,7 +7,7 @@ import { type ProjectChanges, ProjectsRepository } from '../repositories/project
 import type { Db } from '../repositories/scoped.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import { vectorScopeOf } from '../repositories/vector-scope.js';
-import type { VectorsRepository } from '../repositories/vectors.repository.js';
+import type { VectorPurgeService } from './vector-purges.service.js';
 import { confirmWriteAccess, noAccess, roleTooLow } from './write-access.js';
 
 /** Projects and their members: the business rules (REQ-008). */
@@ -18,7 +18,7 @@ export class ProjectsService {
   constructor(
     private readonly db: Kysely<Database>,
     /** Null or absent without a vector store (QDRANT_URL unset). */
-    private readonly vectors: Pick<VectorsRepository, 'purgeProject'> | null = null,
+    private readonly vectorPurges: Pick<VectorPurgeService, 'enqueue' | 'purgeNow'> | null = null,
   ) {
     this.projects = new ProjectsRepository(db);
     this.members = new MembersRepository(db);
@@ -53,14 +53,17 @@ export class ProjectsService {
   /**
    * Soft delete, then the project's vectors. The row decides: once it is deleted the vectors are
    * unreachable (no scope can be granted for it), so a Qdrant outage defers their removal
-   * (retried in the background, logged) instead of failing the deletion (issue 7).
+   * instead of failing the deletion (issue 7). What is owed commits with the deletion
+   * (`vector_purges`) and is retried in the background, across restarts (issue 14 item 9).
    */
   async delete(scope: ProjectScope): Promise<void> {
+    const vectors = vectorScopeOf(scope);
     await this.db.transaction().execute(async (tx) => {
       await confirmWriteAccess(tx, scope, 'owner', 'update');
       if (!(await new ProjectsRepository(tx).softDelete(scope))) throw noAccess(scope);
+      await this.vectorPurges?.enqueue(tx, vectors);
     });
-    await this.vectors?.purgeProject(vectorScopeOf(scope));
+    await this.vectorPurges?.purgeNow(vectors);
   }
 
   listMembers(scope: ProjectScope) {

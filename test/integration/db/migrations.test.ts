@@ -34,12 +34,15 @@ describe('migrations', () => {
   });
 
   it('go up from empty, down to empty, and up again', async () => {
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema']);
-    expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema', 'Up 0003_vector_purges']);
+    expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users', 'vector_purges']);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([]);
-    expect(await migrateDown(db as Kysely<unknown>, true)).toEqual(['Down 0001_initial_schema']);
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0003_vector_purges']);
+    expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0003_vector_purges']);
+    expect(await migrateDown(db as Kysely<unknown>, true)).toEqual(['Down 0003_vector_purges', 'Down 0001_initial_schema']);
     expect(await tables()).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema', 'Up 0003_vector_purges']);
   });
 
   it('are applied once when two runners start at the same time (advisory lock)', async () => {
@@ -47,7 +50,7 @@ describe('migrations', () => {
     const other = testKysely(tdb.url);
     try {
       const [a, b] = await Promise.all([migrateToLatest(db as Kysely<unknown>), migrateToLatest(other as Kysely<unknown>)]);
-      expect([...a, ...b]).toEqual(['Up 0001_initial_schema']);
+      expect([...a, ...b]).toEqual(['Up 0001_initial_schema', 'Up 0003_vector_purges']);
     } finally {
       await other.destroy();
     }

@@ -39,7 +39,7 @@ const tags = ['projects'];
 
 /** CONTRACT §5 Projects. Roles are declared per route; the project-access guard enforces them. */
 const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new ProjectsService(app.db, app.vectors);
+  const service = new ProjectsService(app.db, app.vectorPurges);
 
   app.post(
     '/projects',
