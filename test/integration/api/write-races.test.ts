@@ -94,6 +94,20 @@ describe('membership changes by owners at once', () => {
       expect(now[loser.id], `round ${i}`).toBe('editor');
     }
   });
+
+  it('when two owners remove each other at once, 10 times over, exactly one succeeds each time and the other keeps their seat', async () => {
+    for (let i = 0; i < 10; i++) {
+      const { a, b, projectId } = await threeOwners();
+      const remove = (by: TestUser, who: TestUser) =>
+        server.request(`/api/v1/projects/${projectId}/members/${who.id}`, { method: 'DELETE', headers: by.auth });
+      const [ab, ba] = await Promise.all([remove(a, b), remove(b, a)]);
+      expect([ab.status, ba.status].sort(), `round ${i}`).toEqual([204, 403]);
+      const now = await roles(projectId);
+      const winner = ab.status === 204 ? a : b;
+      expect(now[winner.id], `round ${i}`).toBe('owner');
+      expect(now[winner === a ? b.id : a.id], `round ${i}`).toBeUndefined();
+    }
+  });
 });
 
 describe('writes into a project deleted while they wait', () => {
@@ -133,7 +147,7 @@ describe('writes into a project deleted while they wait', () => {
     expect(Object.keys(await roles(project.id)).sort()).toEqual([owner.id, editor.id].sort());
   });
 
-  it('when an editor is demoted to viewer while their version waits, the version is refused (403) and not written', async () => {
+  it('when an editor is demoted to viewer while their version and their rename wait, both are refused (403) and nothing is written', async () => {
     const owner = await createUser(server, 'Owner');
     const editor = await createUser(server, 'Editor');
     const project = await createProject(server, owner, 'Demotion');
@@ -141,14 +155,19 @@ describe('writes into a project deleted while they wait', () => {
 
     await sqlClient.query('begin');
     await sqlClient.query('select 1 from projects where id = $1 for update', [project.id]);
-    const write = server.request(`/api/v1/projects/${project.id}/documents/about/versions`, json(editor, { content: 'v1' }));
-    await writesWaiting(1);
+    const writes = [
+      server.request(`/api/v1/projects/${project.id}/documents/about/versions`, json(editor, { content: 'v1' })),
+      server.request(`/api/v1/projects/${project.id}`, json(editor, { name: 'Renamed' }, 'PATCH')),
+    ];
+    await writesWaiting(writes.length);
     await sqlClient.query(`update project_members set role = 'viewer' where project_id = $1 and user_id = $2`, [project.id, editor.id]);
     await sqlClient.query('commit');
 
-    const res = await write;
-    expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ message: 'This action requires the editor role in the project' });
+    for (const res of await Promise.all(writes)) {
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({ message: 'This action requires the editor role in the project' });
+    }
     expect((await sqlClient.query('select 1 from document_versions where project_id = $1', [project.id])).rowCount).toBe(0);
+    expect((await sqlClient.query('select name from projects where id = $1', [project.id])).rows[0]).toEqual({ name: 'Demotion' });
   });
 });
