@@ -74,10 +74,22 @@ export class VectorPurgeService {
     this.runSweep(true);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the sweep. A Qdrant call in flight is waited for only briefly: shutdown has a 5 s budget,
+   * and a purge cut short is still owed in the table (its claim expires, another turn repeats it).
+   */
+  async close(waitMs = 1_000): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    await this.sweeping;
+    if (this.sweeping === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.sweeping,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private wakeIn(ms: number): void {
