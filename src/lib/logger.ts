@@ -25,6 +25,15 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
       if (ctx === undefined) return ids;
       return { correlation_id: ctx.correlation_id, project_id: ctx.project_id, user_id: ctx.user_id, ...ids };
     },
+    // Fastify merges its own `req` serializer (which writes `url` whole) under ours: anything that
+    // logs a request gets its path only.
+    serializers: {
+      req: (req: { method?: string; url?: string; socket?: { remoteAddress?: string } }) => ({
+        method: req.method,
+        url: typeof req.url === 'string' ? safeUrl(req.url) : undefined,
+        remote_address: req.socket?.remoteAddress,
+      }),
+    },
     redact: {
       paths: [
         'req.headers.authorization',

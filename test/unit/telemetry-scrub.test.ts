@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { safeUrl } from '../../src/lib/logger.js';
+import { loggerOptions, safeUrl } from '../../src/lib/logger.js';
 import { pathOnly, urlWithoutQuery } from '../../src/telemetry/scrub.js';
 
 describe('URL scrubbing for spans and log lines', () => {
@@ -20,5 +22,22 @@ describe('URL scrubbing for spans and log lines', () => {
     ['not a url?token=t', 'not a url'],
   ])('urlWithoutQuery(%j) drops credentials, query and fragment', (input, expected) => {
     expect(urlWithoutQuery(input)).toBe(expected);
+  });
+});
+
+describe('log lines and request URLs', () => {
+  it('when a line carries a request (as Fastify logs one), its url is the path only', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString('utf8'));
+        cb();
+      },
+    });
+    const log = pino(loggerOptions('info'), sink);
+    log.info({ req: { method: 'GET', url: '/api/v1/x/events?access%5Ftoken=SECRET-1', headers: {} } }, 'incoming');
+    const line = JSON.parse(lines[0] ?? '{}') as { req?: { url?: string } };
+    expect(line.req?.url).toBe('/api/v1/x/events');
+    expect(lines.join('')).not.toContain('SECRET-1');
   });
 });
