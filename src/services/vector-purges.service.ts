@@ -115,9 +115,9 @@ export class VectorPurgeService {
         if (this.closed) break;
         try {
           await this.vectors.purgeProject(purge.scope);
-          await purges.complete(purge.projectId);
           // attempts counts the sweep's claims; the deleting request's own try came first.
           this.log.info({ project_id: purge.projectId, attempts: purge.attempts + 1 }, 'deferred vector deletion completed');
+          await purges.complete(purge.projectId);
         } catch (error) {
           const reason = reasonOf(error);
           this.warn(
