@@ -32,7 +32,7 @@ CMD ["npm", "run", "dev"]
 # ---- runtime ------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1: forwards SIGTERM to node and reaps zombies; node then drains in-flight requests
-# and SSE streams within its 5 s budget (CONTRACT §7). Never `npm start`: npm does not forward
+# and SSE streams within its 5 s budget (docs/contract.md §7). Never `npm start`: npm does not forward
 # signals reliably, and it would rebuild.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \

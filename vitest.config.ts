@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
+    setupFiles: ['test/helpers/fixtures.ts'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
     pool: 'forks',

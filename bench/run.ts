@@ -6,7 +6,6 @@ import { describeMachine } from './lib/machine.js';
 import { type ExtraColumn, type LatencyGoal, type Ratio, recordSection, section } from './lib/report.js';
 import { type RunningServer, startServer } from './lib/server-process.js';
 import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
-import { repoReadScenario } from './scenarios/repo-read.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
@@ -81,13 +80,6 @@ const LIVE: RequestSpec = {
 const BARE: Target = { label: 'bare', description: 'node:http, same body and content type', server: 'bare-http.ts' };
 const APP: Target = { label: 'app', description: 'buildApp(): the full request chain, LOG_LEVEL=warn', server: 'app.ts' };
 
-const PRECOMPUTED: Target = {
-  label: 'precomputed',
-  description: 'minimal Fastify + correlation id + @fastify/cors + API_HEADERS in one hook',
-  server: 'fastify-helmet.ts',
-  env: { SECURITY_HEADERS: 'precomputed' },
-};
-
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS = path.join(import.meta.dirname, 'RESULTS.md');
 
@@ -130,6 +122,11 @@ async function limitedProjectRead(baseUrl: string): Promise<Partial<RequestSpec>
 const PRELOAD = ['./src/telemetry/preload.ts'];
 const TRACED_APP = { server: 'app.ts', imports: PRELOAD, appEnv: LIMITS_OFF, prepare: projectRead } as const;
 
+/**
+ * What is measured again and again. One-off comparisons whose decision is recorded (helmet and
+ * anatomy: docs/adr/0003; repo-read: Kysely kept, docs/adr/0005) were removed with their
+ * servers; their figures stay in bench/RESULTS.md.
+ */
 const SCENARIOS: readonly Scenario[] = [
   {
     name: 'health',
@@ -234,58 +231,11 @@ const SCENARIOS: readonly Scenario[] = [
     oneOff: true,
     run: startupScenario,
   },
-  { name: 'repo-read', title: 'a repository read (Kysely) vs the same SQL through pg, no HTTP', oneOff: true, run: repoReadScenario },
   {
     name: 'sse-fanout',
     title: 'one operation streamed to N SSE clients, events published through the API with Redis',
     oneOff: true,
     run: sseFanoutScenario,
-  },
-  {
-    name: 'helmet',
-    title: 'security headers: @fastify/helmet per response vs precomputed values in one hook',
-    oneOff: true,
-    request: LIVE,
-    targets: [
-      BARE,
-      PRECOMPUTED,
-      {
-        label: 'helmet',
-        description: 'the same minimal Fastify with @fastify/helmet instead',
-        server: 'fastify-helmet.ts',
-        env: { SECURITY_HEADERS: 'helmet' },
-      },
-      APP,
-    ],
-    ratios: [
-      { numerator: 'helmet', denominator: 'precomputed' },
-      { numerator: 'app', denominator: 'helmet' },
-      { numerator: 'app', denominator: 'bare', min: 0.7 },
-    ],
-  },
-  {
-    // Where the distance between bare and app goes: the response headers themselves, the framework, our chain.
-    name: 'anatomy',
-    title: 'the cost of the health route, layer by layer',
-    oneOff: true,
-    request: LIVE,
-    targets: [
-      BARE,
-      {
-        label: 'bare-headers',
-        description: 'node:http sending the same headers as the app (security, CORS, fresh correlation id)',
-        server: 'bare-http.ts',
-        env: { BARE_HEADERS: 'api' },
-      },
-      PRECOMPUTED,
-      APP,
-    ],
-    ratios: [
-      { numerator: 'bare-headers', denominator: 'bare' },
-      { numerator: 'precomputed', denominator: 'bare-headers' },
-      { numerator: 'app', denominator: 'precomputed' },
-      { numerator: 'app', denominator: 'bare', min: 0.7 },
-    ],
   },
 ];
 

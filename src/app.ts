@@ -3,23 +3,24 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './lib/logger.js';
-import { createValidatorCompiler } from './lib/validation.js';
+import services from './plugins/app/services.js';
 import auth from './plugins/http/auth.js';
-import correlationId, { correlationIdFor } from './plugins/http/correlation-id.js';
+import { correlationId, correlationIdFor } from './plugins/http/correlation-id.js';
 import cors from './plugins/http/cors.js';
 import docs from './plugins/http/docs.js';
-import errorHandler from './plugins/http/error-handler.js';
-import gracefulClose from './plugins/http/graceful-close.js';
+import errorHandler, { frameworkErrorOptions } from './plugins/http/error-handler.js';
+import { closeConnectionsOnShutdown } from './plugins/http/graceful-close.js';
+import idParams from './plugins/http/id-params.js';
 import projectAccess from './plugins/http/project-access.js';
 import rateLimit from './plugins/http/rate-limit.js';
-import requestLog from './plugins/http/request-log.js';
-import securityHeaders from './plugins/http/security-headers.js';
+import { requestLogger } from './plugins/http/request-log.js';
+import { securityHeaders } from './plugins/http/security-headers.js';
+import { createValidatorCompiler } from './plugins/http/validation.js';
 import health from './plugins/infra/health.js';
 import postgres from './plugins/infra/postgres.js';
 import qdrant from './plugins/infra/qdrant.js';
 import redis from './plugins/infra/redis.js';
 import telemetry from './plugins/infra/telemetry.js';
-import vectorPurges from './plugins/infra/vector-purges.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
@@ -38,9 +39,8 @@ export interface AppOverrides {
 export type App = FastifyInstance;
 
 /**
- * Builds the app without listening (STYLE 1). The registration order below *is* the
- * request chain of REQ-003: correlation ID → security headers → CORS → authentication →
- * project access → error handling. Fastify runs hooks in the order they are added.
+ * Builds the app without listening (server.ts listens): infrastructure, the services built
+ * once, the request chain, the routes. See docs/adr/0014-composition-root-and-request-chain.md.
  */
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
@@ -55,22 +55,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Router and parser errors in the contract's body; our own 503 while closing.
+    ...frameworkErrorOptions,
+    // A first start runs initdb in the postgres plugin: 1–2 s on a quiet machine, past Fastify's
+    // default 10 s on a loaded one (bench/RESULTS.md, startup). Start-up stays bounded by the
+    // plugins' own timeouts and retries.
+    pluginTimeout: 120_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
-  // The API speaks JSON only: any other body type is a 400 (CONTRACT §4), not a string to validate.
+  // The API speaks JSON only: any other body type is a 400 (docs/contract.md §4), not a string to validate.
   app.removeContentTypeParser('text/plain');
-
-  // The error handler is the last step of the chain but is installed first: Fastify binds a
-  // route to the error handler in force when the route is added (CORS adds one for preflights).
-  await app.register(errorHandler);
-
-  // The request chain, in order.
-  await app.register(correlationId);
-  await app.register(securityHeaders);
-  await app.register(cors, { origins: config.corsOrigins });
-  await app.register(requestLog);
-  await app.register(gracefulClose);
 
   // Infrastructure, each plugin owning one dependency and its health check.
   await app.register(health, { config });
@@ -81,24 +75,53 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     config,
     ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),
   });
-  await app.register(vectorPurges);
-
   await app.register(telemetry);
 
-  // The documentation collects every route added after it; its own pages are public.
-  await app.register(docs, { version: APP_VERSION });
+  // The composition root: every repository and service, built once (src/services/index.ts).
+  await app.register(services, { config });
 
-  // The per-route steps of the chain, in order: authentication → project access → rate
-  // limiting. Each attaches its hook to the routes added after it that need it (onRoute),
-  // after the global steps above (correlation ID, security headers, CORS).
-  await app.register(auth, { config });
-  await app.register(projectAccess);
+  // What the chain's stateful steps need (their stores, request decorators).
   await app.register(rateLimit, { config });
+  await app.register(auth);
+  await app.register(projectAccess);
+  // Lowers the id path parameters of each route (a route-level onRequest hook, after the global
+  // ones below and before the guard): docs/adr/0015.
+  await app.register(idParams);
 
-  // Routes.
+  // The last step, installed before any route: Fastify binds a route to the error handler in
+  // force when the route is added (CORS adds one for preflights).
+  await app.register(errorHandler);
+
+  // The request chain, in the order it runs: Fastify runs the hooks of one kind in the order
+  // they are added, for every route and for unknown ones (404). Which routes are public or
+  // never limited is decided in one place (src/plugins/http/route-policy.ts); a step whose
+  // limits are all 0 is not installed. The order is pinned by
+  // test/integration/http/request-chain-order.test.ts.
+  const { byIp, byUserAndProject } = app.rateLimits;
+  const shutdown = closeConnectionsOnShutdown();
+  const logRequest = requestLogger(app.log);
+  app.addHook('onRequest', correlationId()); //                      1. X-Correlation-ID; request context for every log line
+  app.addHook('onRequest', securityHeaders()); //                    2. §3 security headers (errors and 404s too)
+  app.addHook('onRequest', shutdown.refuseWhenClosing); //           2b. once shutting down → 503 (§4 body)
+  await app.register(cors, { origins: config.corsOrigins, hook: 'onRequest' }); // 3. CORS; a foreign preflight → 403
+  if (byIp) app.addHook('onRequest', byIp); //                       4. IP limit → 429, before any token check or query
+  app.addHook('onRequest', app.authenticate); //                     5. bearer token → request.user, else 401
+  app.addHook('preValidation', app.requireProjectAccess); //         6. membership → request.project, else 403
+  if (byUserAndProject) app.addHook('preValidation', byUserAndProject); // 7. user and project limits → 429
+  //                                                                 body validation (422), then the handler
+  app.addHook('onSend', shutdown.closeConnectionWhenClosing); //     8. Connection: close once shutting down
+  if (logRequest) app.addHook('onResponse', logRequest); //          9. request-completed log line, duration metric
+  app.addHook('preClose', shutdown.markClosing);
+  //                                                                 an error at any step: errorHandler (§4 body)
+
+  // Routes. The documentation collects every route added after it.
+  await app.register(docs, { version: APP_VERSION });
   await app.register(jwksRoutes);
   await app.register(healthRoutes, { prefix: '/api/v1', version: APP_VERSION });
-  await app.register(authRoutes, { prefix: '/api/v1', devLogin: config.nodeEnv !== 'production' });
+  await app.register(authRoutes, {
+    prefix: '/api/v1',
+    devLogin: config.nodeEnv === 'production' ? 'off' : config.devLoginAnyHost ? 'any-host' : 'loopback',
+  });
   await app.register(projectRoutes, { prefix: '/api/v1' });
   await app.register(documentRoutes, { prefix: '/api/v1' });
   await app.register(operationRoutes, { prefix: '/api/v1' });

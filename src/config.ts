@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
  * Configuration is read once, at start, from the environment (and `.env`, loaded by the
  * entry point). `loadConfig` is pure: it takes an env object and returns either a frozen
  * typed Config or every problem it found, so the entry point can print one line per
- * problem and exit 1 (REQ-002, CONTRACT §2).
+ * problem and exit 1 (REQ-002, docs/contract.md §2).
  */
 
 export type NodeEnv = 'development' | 'test' | 'production';
@@ -39,6 +39,8 @@ export interface Config {
   /** The sliding window; one minute by contract, shorter only to test the limiter quickly. */
   readonly rateLimitWindowMs: number;
   readonly trustedProxies: readonly string[];
+  /** Outside production, dev-login answers loopback clients only unless this is set (docs/contract.md §13). */
+  readonly devLoginAnyHost: boolean;
   readonly sseKeepaliveSeconds: number;
   readonly sseMaxBufferBytes: number;
   readonly sseReplayEvents: number;
@@ -221,6 +223,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     rateLimitPerMinuteProject: r.int('RATE_LIMIT_PER_MINUTE_PROJECT', 1200, 0, 1_000_000),
     rateLimitWindowMs: r.int('RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000),
     trustedProxies: Object.freeze(parseProxies(r)),
+    devLoginAnyHost: r.bool('DEV_LOGIN_ANY_HOST', false),
     sseKeepaliveSeconds: r.int('SSE_KEEPALIVE_SECONDS', 30, 1, 3600),
     sseMaxBufferBytes: r.int('SSE_MAX_BUFFER_BYTES', 10_485_760, 1024, 1_073_741_824),
     sseReplayEvents: r.int('SSE_REPLAY_EVENTS', 1000, 1, 1_000_000),

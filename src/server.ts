@@ -22,14 +22,26 @@ if (!result.ok) {
 const config = result.config;
 const logger = createLogger(config.logLevel);
 
+// Any failure to start is one fatal line and exit 1: a rejected start-up step, and also an
+// error thrown outside it (a child process's 'error' event, a promise nobody awaited) until
+// close-with-grace takes those over once the server listens.
+const startupFailed = (error: unknown): never => {
+  logger.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  logger.flush();
+  process.exit(1);
+};
+process.on('uncaughtException', startupFailed);
+process.on('unhandledRejection', startupFailed);
+
 let app: Awaited<ReturnType<typeof buildApp>>;
 try {
   app = await buildApp(config, { logger });
   await app.listen({ host: config.host, port: config.port });
 } catch (error) {
-  logger.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  startupFailed(error);
 }
+process.off('uncaughtException', startupFailed);
+process.off('unhandledRejection', startupFailed);
 
 // SIGTERM/SIGINT: stop accepting, finish in-flight requests, close resources in reverse
 // order (Fastify's onClose), exit 0; a second signal or the deadline exits 1 (REQ-001.5).

@@ -158,9 +158,9 @@ one CPU, and is redone (up to BENCH_RETRIES times) if they used more during it,
 BENCH_PIN=1 (autocannon on CPU 0, servers on CPU 1 with taskset).
 Runs shorter than the defaults, or profiled, only print; BENCH_RECORD=1 records them anyway, BENCH_RECORD=0 never records.
 Scenarios (the table in run.ts): \`health\` and \`project-read\` (default); one-off: \`tracing\`,
-\`rate-limit\`, \`startup\` (BENCH_STARTUP_RUNS, default 5), \`repo-read\` (BENCH_REPO_BATCHES, default 10;
-BENCH_REPO_OPS, default 2000), \`sse-fanout\` (BENCH_SSE_CLIENTS, default 1000,5000,10000; BENCH_SSE_RATE,
-default 10/s; BENCH_SSE_SECONDS, default 20), \`helmet\`, \`anatomy\`.
+\`rate-limit\`, \`startup\` (BENCH_STARTUP_RUNS, default 5), \`sse-fanout\` (BENCH_SSE_CLIENTS, default
+1000,5000,10000; BENCH_SSE_RATE, default 10/s; BENCH_SSE_SECONDS, default 20). The sections \`helmet\`,
+\`anatomy\` and \`repo-read\` below record one-off comparisons whose scenarios were removed once decided.
 
 Targets: the full request chain serves ≥ 70 % of the throughput of a bare \`node:http\` server
 (\`health\`); the authenticated project read ≥ 25 % of health/live with p99 < 20 ms (\`project-read\`);

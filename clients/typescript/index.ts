@@ -10,7 +10,7 @@ import { resolveToken, type TokenSource } from './token.js';
  *   const api = createJeexClient({ baseUrl: 'http://127.0.0.1:5210', token: () => session.token });
  *   const { data, error } = await api.POST('/api/v1/projects', { body: { name: 'My idea' } });
  *
- * Every error answer has the body `ApiError` (CONTRACT §4). The event stream has its own helper,
+ * Every error answer has the body `ApiError` (docs/contract.md §4). The event stream has its own helper,
  * `followOperationEvents`, which resumes with Last-Event-ID.
  */
 

@@ -7,7 +7,7 @@ import { resolveToken, type TokenSource } from './token.js';
  * with eventsource-parser. When the connection drops (a proxy timeout, a deploy, a network change)
  * it reconnects with `Last-Event-ID`, and the server replays what was missed: the consumer sees
  * every event once, in order, or an explicit `reset` when the server no longer has them
- * (CONTRACT §5). It ends after the event that carries a terminal status.
+ * (docs/contract.md §5). It ends after the event that carries a terminal status.
  */
 
 export type OperationEvent = NonNullable<operations['publishOperationEvent']['responses'][202]['content']['application/json']>;

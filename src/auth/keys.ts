@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, importSPKI, type JWK } from 'jose';
 import type { Config } from '../config.js';
@@ -36,11 +36,30 @@ export async function loadSigningKeys(config: Config): Promise<SigningKeys> {
   const dir = path.resolve(config.dataDir, 'jwt');
   const privatePath = path.join(dir, 'private.pem');
   const publicPath = path.join(dir, 'public.pem');
-  if (!existsSync(privatePath) || !existsSync(publicPath)) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const pair = await generateKeyPair(ALG, { modulusLength: 2048, extractable: true });
-    await writeFile(privatePath, await exportPKCS8(pair.privateKey), { mode: 0o600 });
-    await writeFile(publicPath, await exportSPKI(pair.publicKey), { mode: 0o644 });
-  }
+  if (!existsSync(privatePath) || !existsSync(publicPath)) await generatePair(dir);
   return fromPem(await readFile(privatePath, 'utf8'), await readFile(publicPath, 'utf8'));
+}
+
+/**
+ * Both files are written into a private temporary directory that is then renamed to `jwt`.
+ * The rename fails when another process (two first starts at once) renamed its own first,
+ * so everyone ends up with that one pair, never a private key of one pair beside the public
+ * key of another.
+ */
+async function generatePair(dir: string): Promise<void> {
+  await mkdir(path.dirname(dir), { recursive: true });
+  const staging = await mkdtemp(`${dir}.tmp-`);
+  try {
+    const pair = await generateKeyPair(ALG, { modulusLength: 2048, extractable: true });
+    await writeFile(path.join(staging, 'private.pem'), await exportPKCS8(pair.privateKey), { mode: 0o600 });
+    await writeFile(path.join(staging, 'public.pem'), await exportSPKI(pair.publicKey), { mode: 0o644 });
+    // An empty `jwt` (left by an older version that crashed between mkdir and write) is replaced.
+    await rmdir(dir).catch(() => undefined);
+    await rename(staging, dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
 }

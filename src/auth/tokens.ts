@@ -1,5 +1,6 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { UnauthorizedError } from '../lib/errors.js';
+import { isUuid } from '../lib/uuid.js';
 import type { SigningKeys } from './keys.js';
 
 export interface TokenSettings {
@@ -14,12 +15,10 @@ export interface IssuedToken {
   readonly expires_in: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** RS256 access tokens (REQ-007, SEC-003). */
+/** RS256 access tokens (REQ-007, SEC-003). Built once, in the composition root (src/services/index.ts). */
 export class TokenService {
   constructor(
-    private readonly keys: SigningKeys,
+    readonly keys: SigningKeys,
     private readonly settings: TokenSettings,
   ) {}
 
@@ -37,15 +36,11 @@ export class TokenService {
   }
 
   /**
-   * Returns the user id in `sub`. The algorithm is pinned to RS256 (no `none`, no HS256
-   * with the public key as secret); signature, exp/nbf (5 s tolerance), iss and aud are
-   * checked. Every failure is the same 401, with the reason only in the log.
+   * The verified subject (a user id) and expiry (ms since epoch). The algorithm is pinned to
+   * RS256 (no `none`, no HS256 with the public key as secret); signature, exp/nbf (5 s
+   * tolerance), iss and aud are checked. Every failure is the same 401, with the reason only
+   * in the log.
    */
-  async verify(token: string): Promise<string> {
-    return (await this.verifyClaims(token)).sub;
-  }
-
-  /** The verified subject and expiry (ms since epoch). */
   async verifyClaims(token: string): Promise<{ sub: string; expiresAt: number }> {
     try {
       const { payload } = await jwtVerify(token, this.keys.publicKey, {
@@ -55,7 +50,7 @@ export class TokenService {
         clockTolerance: 5,
         requiredClaims: ['sub', 'exp', 'iat'],
       });
-      if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new UnauthorizedError('Invalid token subject');
+      if (typeof payload.sub !== 'string' || !isUuid(payload.sub)) throw new UnauthorizedError('Invalid token subject');
       return { sub: payload.sub, expiresAt: (payload.exp ?? 0) * 1000 };
     } catch (error) {
       if (error instanceof UnauthorizedError) throw error;

@@ -26,7 +26,7 @@ export async function openCli(opts: {
       console.error('DATABASE_URL: required for this command');
       process.exit(1);
     }
-    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, onNotice: (message) => console.error(message) });
     url = embedded.url();
     stopEmbedded = embedded.stop;
   }
@@ -55,7 +55,15 @@ export async function runCli(
   opts: { allowEmbedded: boolean },
   task: (cli: { config: Config; db: Kysely<Database> }) => Promise<void>,
 ): Promise<never> {
-  const { config, db, close } = await openCli(opts);
+  let cli: Awaited<ReturnType<typeof openCli>>;
+  try {
+    cli = await openCli(opts);
+  } catch (error) {
+    // A start-up failure (the embedded database, a bad URL) is one line and exit 1, not a stack.
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  }
+  const { config, db, close } = cli;
   let code = 0;
   try {
     await task({ config, db });

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { ServiceUnavailableError } from '../lib/errors.js';
 import { currentContext } from '../lib/request-context.js';
 import type { Database } from './types.js';
+import { isDatabaseUnavailable } from './unavailable.js';
 
 /*
  * node-postgres returns `timestamptz` as Date (fine), `int8`/`numeric` as string; we keep
@@ -46,14 +47,19 @@ export function sqlComment(): string {
   return parts.length === 0 ? '' : ` /*${parts.join(',')}*/`;
 }
 
-/** Errors that mean the server cannot be reached, as opposed to a bad query. */
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') {
-    return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|57P0[123]|08\d{3}|53300)$/.test(code);
+/** Errors that mean the server cannot be reached, as opposed to a bad query (the one list: ./unavailable.ts). */
+export const isConnectionError = isDatabaseUnavailable;
+
+/**
+ * A query that failed because its connection went away (no SQLSTATE: pg's own "Connection
+ * terminated unexpectedly", "Client was closed and is not queryable") is the database being
+ * unavailable, not a bug: 503 postgres instead of 500 (docs/adr/0015).
+ */
+function unavailableIfConnectionLost(error: unknown): never {
+  if (isConnectionError(error) && !(error instanceof ServiceUnavailableError)) {
+    throw new ServiceUnavailableError('postgres', 'The database is unavailable', { cause: error });
   }
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|Connection ended/i.test(message);
+  throw error;
 }
 
 export function createDatabase(options: DatabaseOptions): DatabaseHandle {
@@ -67,12 +73,20 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
     application_name: 'jeex-api',
   });
   let closed = false;
-  // Without this listener an idle client's error (database restarted) crashes the process
-  // (FACTS.md). The error carries the whole client object: log what matters, and nothing
-  // once we are closing (the server going away is then expected).
-  pool.on('error', (error: Error & { code?: string }) => {
-    if (!closed) options.logger.warn({ reason: error.message, code: error.code }, 'idle database connection lost');
-  });
+  // A client emits `error` when its connection drops (backend terminated, restart, failover).
+  // pg-pool listens only while the client is idle; a client checked out by a request (a
+  // transaction still running its ROLLBACK, say) would throw the error out of the process.
+  // So every client gets its own listener for its whole life, and it alone logs: one short
+  // line (the error carries the whole client object), none once we are closing. The request
+  // itself sees the failure through its query and answers 503 postgres
+  // (test/integration/http/database-connection-loss.test.ts, docs/adr/0015).
+  const onClientError = (error: Error & { code?: string }) => {
+    if (!closed) options.logger.warn({ reason: error.message, code: error.code }, 'database connection lost');
+  };
+  pool.on('connect', (client) => client.on('error', onClientError));
+  // pg-pool re-emits an idle client's error on the pool, which throws without a listener;
+  // the client's own listener above has already logged it.
+  pool.on('error', () => undefined);
 
   // One wrapper per pooled client, so Kysely (which caches per client object) sees a stable identity.
   const wrapped = new WeakMap<pg.PoolClient, pg.PoolClient>();
@@ -81,10 +95,14 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
     if (!w) {
       w = Object.create(client, {
         query: {
-          value: (text: unknown, values?: unknown) =>
-            typeof text === 'string'
-              ? client.query(text + sqlComment(), values as unknown[])
-              : client.query(text as pg.QueryConfig, values as unknown[]),
+          value: (text: unknown, values?: unknown) => {
+            const result: unknown =
+              typeof text === 'string'
+                ? client.query(text + sqlComment(), values as unknown[])
+                : client.query(text as pg.QueryConfig, values as unknown[]);
+            // A submittable (a cursor) is returned as is: only promises carry the failure.
+            return result instanceof Promise ? result.catch(unavailableIfConnectionLost) : result;
+          },
         },
         release: { value: (err?: Error | boolean) => client.release(err) },
       }) as pg.PoolClient;

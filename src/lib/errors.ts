@@ -1,5 +1,5 @@
 /**
- * The one error hierarchy (REQ-009, CONTRACT §4). Every error the API sends is an AppError
+ * The one error hierarchy (REQ-009, docs/contract.md §4). Every error the API sends is an AppError
  * subclass by the time it reaches the client: the error handler maps anything else
  * (Fastify's, Ajv's, the driver's) onto one of these.
  */
@@ -9,9 +9,12 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
+  | 'request_timeout'
   | 'conflict'
   | 'payload_too_large'
+  | 'uri_too_long'
   | 'validation_error'
+  | 'headers_too_large'
   | 'rate_limited'
   | 'service_unavailable'
   | 'internal_error';
@@ -61,6 +64,12 @@ export class NotFoundError extends AppError {
   readonly statusCode = 404;
 }
 
+/** The client did not send its request in time (Node's request timeout). */
+export class RequestTimeoutError extends AppError {
+  readonly code = 'request_timeout';
+  readonly statusCode = 408;
+}
+
 export class ConflictError extends AppError {
   readonly code = 'conflict';
   readonly statusCode = 409;
@@ -69,6 +78,18 @@ export class ConflictError extends AppError {
 export class PayloadTooLargeError extends AppError {
   readonly code = 'payload_too_large';
   readonly statusCode = 413;
+}
+
+/** A path parameter longer than the router takes (100 characters): Fastify's 414, in our body. */
+export class UriTooLongError extends AppError {
+  readonly code = 'uri_too_long';
+  readonly statusCode = 414;
+}
+
+/** Request line and headers over Node's limit (16 KiB): its 431, in our body. */
+export class HeadersTooLargeError extends AppError {
+  readonly code = 'headers_too_large';
+  readonly statusCode = 431;
 }
 
 export class ValidationError extends AppError {

@@ -19,9 +19,13 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
     base: undefined,
     mixin() {
       const ctx = currentContext();
-      // With tracing on (the telemetry preload), lines written inside a span join it by id.
+      // With tracing on (the telemetry preload), lines written inside a span join it by id;
+      // without, a request's lines carry the ids its context was given (docs/contract.md §6).
       const span = trace.getSpan(context.active())?.spanContext();
-      const ids = span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
+      const ids =
+        span && isSpanContextValid(span)
+          ? { trace_id: span.traceId, span_id: span.spanId }
+          : { trace_id: ctx?.trace_id, span_id: ctx?.span_id };
       if (ctx === undefined) return ids;
       return { correlation_id: ctx.correlation_id, project_id: ctx.project_id, user_id: ctx.user_id, ...ids };
     },
@@ -56,7 +60,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
 /**
  * The URL as log lines show it: its path only. A query string can carry a token under any
  * spelling the query parser decodes (`?access_token=`, `?access%5Ftoken=`, …), so none of it is
- * logged rather than some of it redacted by name (CONTRACT §6; docs/adr/0017-no-leaks-no-races.md).
+ * logged rather than some of it redacted by name (docs/contract.md §6; docs/adr/0017-no-leaks-no-races.md).
  */
 export function safeUrl(url: string): string {
   const end = url.search(/[?#]/);

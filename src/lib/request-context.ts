@@ -1,4 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomFillSync } from 'node:crypto';
+import { parseTraceParent } from '@opentelemetry/core';
 
 /**
  * What every log line written while serving a request must carry (OBS-001). Stored in
@@ -7,6 +9,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  */
 export interface RequestContext {
   readonly correlation_id: string;
+  /**
+   * The request's trace and span ids when no span is active (no telemetry preload), so log
+   * lines join the caller's trace all the same (docs/contract.md §6). With tracing on, the logger
+   * takes the active span's ids instead and these stay unset.
+   */
+  readonly trace_id?: string;
+  readonly span_id?: string;
   project_id?: string;
   user_id?: string;
 }
@@ -15,4 +24,26 @@ export const requestContext = new AsyncLocalStorage<RequestContext>();
 
 export function currentContext(): RequestContext | undefined {
   return requestContext.getStore();
+}
+
+/** Random bytes drawn in batches (as `randomUUID` does): one draw per request cost ~10 µs here. */
+const ID_BYTES = 24;
+const pool = Buffer.alloc(ID_BYTES * 256);
+let offset = pool.length;
+
+/**
+ * Ids for a request that no tracer follows: the trace of a valid W3C `traceparent` (the
+ * caller's, continued) or a new one, and a new span id of our own (a child of the caller's
+ * span, as a server span would be). An invalid header (all-zero ids, version ff, junk) is
+ * ignored, never echoed into the logs.
+ */
+export function untracedIds(traceparent: string | string[] | undefined): { trace_id: string; span_id: string } {
+  if (offset === pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const at = offset;
+  offset += ID_BYTES;
+  const parent = typeof traceparent === 'string' ? parseTraceParent(traceparent) : null;
+  return { trace_id: parent?.traceId ?? pool.toString('hex', at, at + 16), span_id: pool.toString('hex', at + 16, at + ID_BYTES) };
 }

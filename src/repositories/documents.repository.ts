@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
 import type { DocumentType, DocumentVersion } from '../db/types.js';
-import type { Page, PageResult, ProjectScope } from './project-scope.js';
+import type { Page, PageResult } from './paging.js';
 import { ScopedRepository } from './scoped.repository.js';
 
 export type VersionSummary = Omit<DocumentVersion, 'content'>;

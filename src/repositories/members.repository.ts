@@ -1,5 +1,5 @@
+import type { ProjectScope } from '../access/project-scope.js';
 import type { ProjectRole } from '../db/types.js';
-import type { ProjectScope } from './project-scope.js';
 import { ScopedRepository } from './scoped.repository.js';
 
 export interface MemberRow {

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
 import type { NewProject, Project, ProjectRole, ProjectStatus } from '../db/types.js';
-import type { Page, PageResult, ProjectScope } from './project-scope.js';
+import type { Page, PageResult } from './paging.js';
 import { ScopedRepository } from './scoped.repository.js';
 
 export type ProjectWithRole = Project & { role: ProjectRole };
@@ -62,16 +63,6 @@ export class ProjectsRepository extends ScopedRepository {
       query.select(sql<number>`count(*)::int`.as('total')).executeTakeFirstOrThrow(),
     ]);
     return { items, total: count.total, limit: page.limit, offset: page.offset };
-  }
-
-  async get(scope: ProjectScope): Promise<ProjectWithRole | undefined> {
-    const project = await this.db
-      .selectFrom('projects')
-      .selectAll()
-      .where('id', '=', scope.projectId)
-      .where('isDeleted', '=', false)
-      .executeTakeFirst();
-    return project && { ...project, role: scope.role };
   }
 
   async update(scope: ProjectScope, changes: ProjectChanges): Promise<ProjectWithRole | undefined> {

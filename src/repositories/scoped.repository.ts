@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
 import type { Database } from '../db/types.js';
 import { ForbiddenError } from '../lib/errors.js';
-import type { ProjectScope } from './project-scope.js';
 
 export type Db = Kysely<Database> | Transaction<Database>;
 

@@ -12,7 +12,7 @@ export interface CollectionSpec {
   readonly vectorSize: number;
 }
 
-/** Cosine is fixed by the contract (CONTRACT §2); only the size is configurable. */
+/** Cosine is fixed by the contract (docs/contract.md §2); only the size is configurable. */
 export const DISTANCE = 'Cosine' satisfies Schemas['Distance'];
 
 /** The payload indexes every search relies on; `project_id` is the tenant key (co-located storage). */

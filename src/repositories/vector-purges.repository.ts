@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
+import type { VectorScope } from '../access/vector-scope.js';
 import type { Db } from './scoped.repository.js';
-import type { VectorScope } from './vector-scope.js';
 
 export interface Backoff {
   readonly minMs: number;

@@ -1,16 +1,6 @@
 import type { Schemas } from '@qdrant/js-client-rest';
 import type { FastifyBaseLogger } from 'fastify';
 import pRetry from 'p-retry';
-import { DOCUMENT_TYPES } from '../db/types.js';
-import { ServiceUnavailableError, ValidationError, type ValidationIssue } from '../lib/errors.js';
-import { throttledWarning } from '../lib/throttled-warning.js';
-import {
-  CollectionMismatchError,
-  describeQdrantError,
-  httpStatusOf,
-  isTransientQdrantError,
-  type VectorCollection,
-} from './vector-collection.js';
 import {
   pointIdOf,
   scopedFilter,
@@ -20,7 +10,18 @@ import {
   type VectorPayload,
   type VectorScope,
   type VectorType,
-} from './vector-scope.js';
+} from '../access/vector-scope.js';
+import { DOCUMENT_TYPES } from '../db/types.js';
+import { ServiceUnavailableError, ValidationError, type ValidationIssue } from '../lib/errors.js';
+import { throttledWarning } from '../lib/throttled-warning.js';
+import { isUuid } from '../lib/uuid.js';
+import {
+  CollectionMismatchError,
+  describeQdrantError,
+  httpStatusOf,
+  isTransientQdrantError,
+  type VectorCollection,
+} from './vector-collection.js';
 
 type Condition = Schemas['Condition'];
 
@@ -57,7 +58,6 @@ export interface VectorsRepositoryOptions {
 }
 
 const DEFAULT_RETRY: RetryPolicy = { retries: 3, minTimeoutMs: 100, maxRetryTimeMs: 5_000 };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Vectors by project and language (issue 7, SEC-002). Every method takes the VectorScope first. */
 export class VectorsRepository {
@@ -129,7 +129,7 @@ export class VectorsRepository {
   /** Deletes the given points and/or those matching the filter, within the scope; one of them is required. */
   async delete(scope: VectorScope, selector: DeleteSelector): Promise<void> {
     const ids = selector.ids ?? [];
-    const issues: ValidationIssue[] = ids.flatMap((id, i) => (UUID.test(id) ? [] : [{ path: `ids/${i}`, message: 'must be a UUID' }]));
+    const issues: ValidationIssue[] = ids.flatMap((id, i) => (isUuid(id) ? [] : [{ path: `ids/${i}`, message: 'must be a UUID' }]));
     if (ids.length === 0 && selector.filter === undefined)
       issues.push({ path: 'ids', message: 'give ids or a filter (deleteAllForProject deletes everything)' });
     if (issues.length > 0) throw new ValidationError('Invalid vector deletion', issues);

@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
 import type { Database, DocumentType } from '../db/types.js';
 import { NotFoundError } from '../lib/errors.js';
 import { DocumentsRepository } from '../repositories/documents.repository.js';
-import type { Page, ProjectScope } from '../repositories/project-scope.js';
+import type { Page } from '../repositories/paging.js';
 import { confirmWriteAccess } from './write-access.js';
 
 /** Linear document versioning per (project, type). */

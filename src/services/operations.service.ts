@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
 import type { Database, Operation, OperationStatus } from '../db/types.js';
 import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { OperationsRepository } from '../repositories/operations.repository.js';
-import type { ProjectScope } from '../repositories/project-scope.js';
 import { type EventBus, isTerminal, type OperationEvent } from '../streaming/events.js';
 import { eventsPublished } from '../telemetry/metrics.js';
 

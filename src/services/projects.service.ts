@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
+import type { ProjectScope } from '../access/project-scope.js';
+import { vectorScopeOf } from '../access/vector-scope.js';
 import type { Database, ProjectRole, ProjectStatus } from '../db/types.js';
 import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { MembersRepository } from '../repositories/members.repository.js';
-import type { Page, ProjectScope } from '../repositories/project-scope.js';
+import type { Page } from '../repositories/paging.js';
 import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
 import type { Db } from '../repositories/scoped.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
-import { vectorScopeOf } from '../repositories/vector-scope.js';
 import type { VectorPurgeService } from './vector-purges.service.js';
 import { confirmWriteAccess, noAccess, roleTooLow } from './write-access.js';
 
@@ -37,7 +38,7 @@ export class ProjectsService {
     return this.projects.listForUser(userId, page, status);
   }
 
-  /** Editors and owners (CONTRACT §5); checked again under the row lock, like every write here. */
+  /** Editors and owners (docs/contract.md §5); checked again under the row lock, like every write here. */
   async update(scope: ProjectScope, changes: ProjectChanges) {
     return this.db.transaction().execute(async (tx) => {
       const role = await confirmWriteAccess(tx, scope, 'editor', 'update');

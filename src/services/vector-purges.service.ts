@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { VectorScope } from '../access/vector-scope.js';
 import type { Database } from '../db/types.js';
 import { throttledWarning } from '../lib/throttled-warning.js';
 import type { Db } from '../repositories/scoped.repository.js';
 import { type Backoff, VectorPurgesRepository } from '../repositories/vector-purges.repository.js';
-import type { VectorScope } from '../repositories/vector-scope.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 
 export interface VectorPurgeOptions {

@@ -1,6 +1,6 @@
+import { type ProjectScope, ROLE_RANK } from '../access/project-scope.js';
 import type { ProjectRole } from '../db/types.js';
 import { ForbiddenError } from '../lib/errors.js';
-import { type ProjectScope, ROLE_RANK } from '../repositories/project-scope.js';
 import { ProjectsRepository } from '../repositories/projects.repository.js';
 import type { Db } from '../repositories/scoped.repository.js';
 
@@ -8,7 +8,7 @@ import type { Db } from '../repositories/scoped.repository.js';
  * The access guard reads the caller's membership before the handler runs, outside any write
  * transaction; a deletion or a demotion can commit in between (issue 14 item 9). Writes repeat
  * the check inside their transaction, on locked rows, and answer what the guard would answer
- * to a request arriving just after: 403 for a project that is gone (CONTRACT §4: no existence
+ * to a request arriving just after: 403 for a project that is gone (docs/contract.md §4: no existence
  * oracle) or a role now too low. docs/adr/0017-no-leaks-no-races.md.
  */
 

@@ -1,7 +1,7 @@
 import { metrics } from '@opentelemetry/api';
 
 /*
- * The app's own instruments (CONTRACT §6). Through the global API they cost next to nothing
+ * The app's own instruments (docs/contract.md §6). Through the global API they cost next to nothing
  * until the telemetry preload installs a MeterProvider; then they export over OTLP.
  */
 const meter = metrics.getMeter('jeex-api');

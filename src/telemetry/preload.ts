@@ -3,7 +3,7 @@ import { register } from 'node:module';
 /*
  * Loaded with `node --import <this file> <server>` so instrumentation is installed before the
  * app's modules are evaluated (OpenTelemetry under ESM needs the loader hook first; importing
- * this from the app's own entry loses the ESM spans — FACTS.md). Nothing is installed when
+ * this from the app's own entry loses the ESM spans — docs/facts.md). Nothing is installed when
  * there is nowhere to export to: no endpoint means no overhead.
  */
 const disabled = /^true$/i.test(process.env.OTEL_SDK_DISABLED ?? '');

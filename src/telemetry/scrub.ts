@@ -2,7 +2,7 @@ import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /*
- * What spans may say about a URL (CONTRACT §6, issue 14 item 4): a browser stream carries its
+ * What spans may say about a URL (docs/contract.md §6, issue 14 item 4): a browser stream carries its
  * token in the query string (`?access_token=`, or `?access%5Ftoken=`, which the query parser
  * decodes to the same name), and @fastify/otel records `url.path` as `request.url`, query
  * included. Query strings are dropped whole rather than filtered by parameter name: a name

@@ -15,7 +15,7 @@ import { APP_VERSION } from '../version.js';
 import { redisCommandOnly, UrlScrubbingSpanProcessor } from './scrub.js';
 import { telemetryState } from './state.js';
 
-/** The exporter's own deadline: the default (10 s) alone is past the 5 s shutdown budget (FACTS.md). */
+/** The exporter's own deadline: the default (10 s) alone is past the 5 s shutdown budget (docs/facts.md). */
 const EXPORT_TIMEOUT_MS = 2_000;
 
 /**
@@ -63,7 +63,7 @@ class ObservedSpanExporter implements SpanExporter {
 
 /**
  * The SDK's own complaints (export failures, dropped spans) at WARN, each distinct message at
- * most once a minute: a failing collector must not flood the logs (FACTS.md: ~45 lines/s at INFO).
+ * most once a minute: a failing collector must not flood the logs (docs/facts.md: ~45 lines/s at INFO).
  */
 function throttledDiagLogger(): DiagLogger {
   const seen = new Map<string, number>();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type App, buildApp } from '../../src/app.js';
 import type { LogLevel } from '../../src/config.js';
 import { configFrom, type Env } from '../../src/config.js';
+import { closeWhenFileEnds, once } from './fixtures.js';
 import { captureLogs, type LogLine } from './log-capture.js';
 
 export interface RunningApp {
@@ -17,10 +18,6 @@ export interface RunningApp {
   readonly close: () => Promise<void>;
 }
 
-/**
- * The real app, listening on a free port of 127.0.0.1: tests go through real HTTP.
- * `env` is what an operator would set; NODE_ENV defaults to test.
- */
 let dataDir: string | undefined;
 /** One data directory per test file (generated signing keys land there, never in the repo). */
 function testDataDir(): string {
@@ -34,8 +31,15 @@ export interface StartOptions {
   readonly extend?: (app: App) => void | Promise<void>;
   /** Start-up connection backoff (REL-002); short by default so failing tests fail fast. */
   readonly startupBackoffMs?: number;
+  /** Listening address; 127.0.0.1 unless a test needs clients from another address (0.0.0.0). */
+  readonly host?: string;
 }
 
+/**
+ * The real app, listening on a free port: tests go through real HTTP (`baseUrl` is on
+ * 127.0.0.1). `env` is what an operator would set; NODE_ENV defaults to test. The app closes
+ * itself when the test file ends (fixtures.ts); `close()` may be called earlier.
+ */
 export async function startApp(env: Env, opts: StartOptions = {}): Promise<RunningApp> {
   // Rate limits are off unless a test sets them: most files send hundreds of requests from
   // one IP in seconds; the limiter has its own tests.
@@ -51,7 +55,9 @@ export async function startApp(env: Env, opts: StartOptions = {}): Promise<Runni
   const capture = captureLogs(config.logLevel);
   const app = await buildApp(config, { logger: capture.logger, startupBackoffMs: opts.startupBackoffMs ?? 20 });
   await opts.extend?.(app);
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  const close = once(() => app.close());
+  closeWhenFileEnds(close);
+  await app.listen({ host: opts.host ?? '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
   return {
@@ -60,6 +66,6 @@ export async function startApp(env: Env, opts: StartOptions = {}): Promise<Runni
     logs: capture.lines,
     rawLogs: capture.raw,
     request: (path, init) => fetch(`${baseUrl}${path}`, init),
-    close: () => app.close(),
+    close,
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { closeWhenFileEnds, once } from './fixtures.js';
 
 export interface TestDatabase {
   readonly url: string;
@@ -24,24 +25,19 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh, migrated database cloned from the run's template; dropped by `drop()`. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create database ${name} template ${inject('pgTemplate')}`));
-  return {
-    name,
-    url: withDatabase(inject('pgAdminUrl'), name),
-    drop: () => admin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
-  };
+async function create(name: string, template: string | undefined): Promise<TestDatabase> {
+  await admin((c) => c.query(`create database ${name}${template === undefined ? '' : ` template ${template}`}`));
+  const drop = once(() => admin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined));
+  closeWhenFileEnds(drop);
+  return { name, url: withDatabase(inject('pgAdminUrl'), name), drop };
 }
 
-/** An empty database (no schema), for migration tests. */
-export async function createEmptyDatabase(): Promise<TestDatabase> {
-  const name = `empty_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create database ${name}`));
-  return {
-    name,
-    url: withDatabase(inject('pgAdminUrl'), name),
-    drop: () => admin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
-  };
+/** A fresh, migrated database cloned from the run's template; dropped when the test file ends (or by `drop()`). */
+export function createTestDatabase(): Promise<TestDatabase> {
+  return create(`test_${randomBytes(6).toString('hex')}`, inject('pgTemplate'));
+}
+
+/** An empty database (no schema), for migration tests; dropped like the others. */
+export function createEmptyDatabase(): Promise<TestDatabase> {
+  return create(`empty_${randomBytes(6).toString('hex')}`, undefined);
 }

@@ -15,12 +15,15 @@ export interface TestProject {
   readonly language: string;
 }
 
-/** An access token from the real dev-login route of a server at `baseUrl` (another process too). */
-export async function devLoginToken(baseUrl: string, email: string): Promise<string> {
+/**
+ * The one way tests get users and tokens: the real dev-login route (of this process's app or
+ * of a server in another process at `baseUrl`).
+ */
+export async function devLoginToken(baseUrl: string, email: string, name?: string): Promise<string> {
   const res = await fetch(`${baseUrl}/api/v1/auth/dev-login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email }),
+    body: JSON.stringify(name === undefined ? { email } : { email, name }),
   });
   expect(res.status).toBe(200);
   return ((await res.json()) as { access_token: string }).access_token;
@@ -29,13 +32,7 @@ export async function devLoginToken(baseUrl: string, email: string): Promise<str
 /** A new user through the real dev-login route, with a token. */
 export async function createUser(server: RunningApp, name = 'Test User'): Promise<TestUser> {
   const email = `user-${randomUUID()}@example.com`;
-  const login = await server.request('/api/v1/auth/dev-login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, name }),
-  });
-  expect(login.status).toBe(200);
-  const { access_token } = (await login.json()) as { access_token: string };
+  const access_token = await devLoginToken(server.baseUrl, email, name);
   const auth = { authorization: `Bearer ${access_token}` };
   const me = await server.request('/api/v1/auth/me', { headers: auth });
   expect(me.status).toBe(200);

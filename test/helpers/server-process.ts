@@ -23,9 +23,10 @@ export function spawnServer(
   entry = 'src/server.ts',
   args: string[] = [],
   nodeFlags: string[] = [],
+  cwd = ROOT,
 ): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', ...nodeFlags, entry, ...args], {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -38,7 +39,11 @@ export function spawnServer(
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal, atMs: performance.now() }));
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal, atMs: performance.now() });
+      // A process that dies after its last line: waiters learn it now, not at their timeout.
+      for (const w of waiters.splice(0)) w();
+    });
   });
   const waitForLine = (pattern: RegExp, timeoutMs = 20_000) =>
     new Promise<string>((resolve, reject) => {

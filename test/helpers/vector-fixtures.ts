@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Schemas } from '@qdrant/js-client-rest';
 import pino from 'pino';
+import { grantScope } from '../../src/access/project-scope.js';
+import { VECTOR_TYPES, type VectorFilter, type VectorScope, vectorScopeOf } from '../../src/access/vector-scope.js';
 import { DOCUMENT_TYPES } from '../../src/db/types.js';
 import { createQdrantClient } from '../../src/plugins/infra/qdrant.js';
-import { grantScope } from '../../src/repositories/project-scope.js';
 import { VectorCollection } from '../../src/repositories/vector-collection.js';
-import { VECTOR_TYPES, type VectorFilter, type VectorScope, vectorScopeOf } from '../../src/repositories/vector-scope.js';
 import { type RetryPolicy, VectorsRepository } from '../../src/repositories/vectors.repository.js';
 
 /** Small vectors keep the tests fast; the size only has to be consistent. */

@@ -38,11 +38,17 @@ describe('loadConfig', () => {
       sseKeepaliveSeconds: 30,
       sseMaxBufferBytes: 10_485_760,
       sseReplayEvents: 1000,
+      devLoginAnyHost: false,
     });
     expect(c.corsOrigins).toEqual(['http://localhost:5200']);
     expect(c.databaseUrl).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.corsOrigins)).toBe(true);
+  });
+
+  it('when DEV_LOGIN_ANY_HOST=true, lets dev-login answer any host', () => {
+    const result = loadConfig({ DEV_LOGIN_ANY_HOST: 'true' });
+    expect(result.ok && result.config.devLoginAnyHost).toBe(true);
   });
 
   it('when a production environment is complete, accepts it', () => {
@@ -68,6 +74,7 @@ describe('loadConfig', () => {
     ['a fractional keepalive', { SSE_KEEPALIVE_SECONDS: '1.5' }, /^SSE_KEEPALIVE_SECONDS: must be an integer/],
     ['a bad TRUSTED_PROXIES entry', { TRUSTED_PROXIES: '10.0.0.0/33' }, /^TRUSTED_PROXIES: "10.0.0.0\/33"/],
     ['a non-boolean MIGRATE_ON_START', { MIGRATE_ON_START: 'maybe' }, /^MIGRATE_ON_START: must be true or false/],
+    ['a non-boolean DEV_LOGIN_ANY_HOST', { DEV_LOGIN_ANY_HOST: 'yes please' }, /^DEV_LOGIN_ANY_HOST: must be true or false/],
     ['a JWT key that is not PEM', { JWT_PRIVATE_KEY: 'secret', JWT_PUBLIC_KEY: PEM_PUBLIC }, /^JWT_PRIVATE_KEY: must be a PEM/],
     ['only one JWT key', { JWT_PUBLIC_KEY: PEM_PUBLIC }, /^JWT_PRIVATE_KEY: JWT_PRIVATE_KEY and JWT_PUBLIC_KEY must be set together/],
     ['production without DATABASE_URL', { ...PRODUCTION_OK, DATABASE_URL: '' }, /^DATABASE_URL: required when NODE_ENV=production/],

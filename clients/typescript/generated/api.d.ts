@@ -98,7 +98,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Development only: upsert a user by email and get an access token */
+        /**
+         * Development only: upsert a user by email and get an access token
+         * @description Answers loopback clients only unless `DEV_LOGIN_ANY_HOST=true`; others get 404. Never in production.
+         */
         post: operations["devLogin"];
         delete?: never;
         options?: never;
@@ -748,6 +751,15 @@ export interface operations {
             };
             /** @description Malformed JSON or wrong content type */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

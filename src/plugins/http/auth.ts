@@ -1,20 +1,15 @@
 import { trace } from '@opentelemetry/api';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { IdentityCache } from '../../auth/identity-cache.js';
-import { loadSigningKeys, type SigningKeys } from '../../auth/keys.js';
-import { TokenService } from '../../auth/tokens.js';
-import type { Config } from '../../config.js';
 import type { User } from '../../db/types.js';
 import { UnauthorizedError } from '../../lib/errors.js';
 import { currentContext } from '../../lib/request-context.js';
-import { appendRouteHook } from '../../lib/route-hooks.js';
-import { UsersRepository } from '../../repositories/users.repository.js';
+import { needsToken } from './route-policy.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    tokens: TokenService;
-    signingKeys: SigningKeys;
+    /** The authentication step of the request chain (installed in src/app.ts). */
+    authenticate: (request: FastifyRequest) => Promise<void>;
   }
   interface FastifyRequest {
     /** The authenticated caller; set by the authentication step on every non-public route. */
@@ -39,46 +34,22 @@ function bearerToken(request: FastifyRequest): string {
 }
 
 /**
- * Authentication step of the chain (REQ-003, REQ-007). Public routes say so in their
- * config (`public: true`); every other route, including routes added later, requires a
- * valid token whose `sub` is an existing user.
+ * Authentication (REQ-003, REQ-007): every route requires a valid token whose `sub` is an
+ * existing user, unless route-policy.ts says it is public. The token check itself is the
+ * auth service's (src/services/auth.service.ts).
  */
-const auth: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
-  const keys = await loadSigningKeys(config);
-  const tokens = new TokenService(keys, {
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    expiresInMinutes: config.accessTokenExpireMinutes,
-  });
-  const users = new UsersRepository(app.db);
-  app.decorate('signingKeys', keys);
-  app.decorate('tokens', tokens);
+const auth: FastifyPluginCallback = (app, _opts, done) => {
+  const service = app.services.auth;
   app.decorateRequest('user', null);
-
-  const cache = new IdentityCache();
-  const identify = async (token: string): Promise<User> => {
-    const cached = cache.get(token);
-    if (cached) return cached;
-    const { sub, expiresAt } = await tokens.verifyClaims(token);
-    const user = await users.findById(sub);
-    if (user === undefined) throw new UnauthorizedError('Unknown user');
-    cache.set(token, user, expiresAt);
-    return user;
-  };
-
-  const authenticate = async (request: FastifyRequest): Promise<void> => {
-    const user = await identify(bearerToken(request));
+  app.decorate('authenticate', async function authenticate(request: FastifyRequest): Promise<void> {
+    if (!needsToken(request)) return;
+    const user = await service.identify(bearerToken(request));
     request.user = user;
     const ctx = currentContext();
     if (ctx) ctx.user_id = user.id;
     trace.getActiveSpan()?.setAttribute('user_id', user.id);
-  };
-
-  // Every route added after this plugin requires a token unless it declares itself public;
-  // routes added before it (CORS preflight, documentation) are public by construction.
-  app.addHook('onRoute', (route) => {
-    if (route.config?.public !== true) appendRouteHook(route, 'onRequest', authenticate);
   });
+  done();
 };
 
-export default fp(auth, { name: 'auth', fastify: '5.x', dependencies: ['postgres', 'cors'] });
+export default fp(auth, { name: 'auth', fastify: '5.x', dependencies: ['services'] });

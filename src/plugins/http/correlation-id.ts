@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyPluginCallback } from 'fastify';
-import fp from 'fastify-plugin';
-import { propagateCorrelationId } from '../../lib/outgoing-correlation.js';
-import { requestContext } from '../../lib/request-context.js';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
+import type { onRequestHookHandler } from 'fastify';
+import { type RequestContext, requestContext, untracedIds } from '../../lib/request-context.js';
+import { propagateCorrelationId } from './outgoing-correlation.js';
 
-/** CONTRACT §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
+/** docs/contract.md §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
 const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -20,16 +20,25 @@ export function correlationIdFor(req: IncomingMessage): string {
 }
 
 /**
- * First step of the chain (REQ-003). Everything after it runs inside the request's
- * AsyncLocalStorage context, so log lines from any depth carry the correlation id.
+ * The request's log context. With tracing on, a span is already active here (the HTTP
+ * instrumentation starts it before Fastify sees the request) and the logger reads its ids;
+ * without, the ids are made once here, so every line of the request carries the same ones.
  */
-const correlationId: FastifyPluginCallback = (app, _opts, done) => {
-  propagateCorrelationId();
-  app.addHook('onRequest', (request, reply, next) => {
-    reply.header('x-correlation-id', request.id);
-    requestContext.run({ correlation_id: request.id }, next);
-  });
-  done();
-};
+export function contextFor(correlationId: string, traceparent: string | string[] | undefined): RequestContext {
+  const span = trace.getActiveSpan()?.spanContext();
+  if (span && isSpanContextValid(span)) return { correlation_id: correlationId };
+  return { correlation_id: correlationId, ...untracedIds(traceparent) };
+}
 
-export default fp(correlationId, { name: 'correlation-id', fastify: '5.x' });
+/**
+ * First step of the chain (REQ-003, onRequest). Everything after it runs inside the request's
+ * AsyncLocalStorage context, so log lines from any depth carry the correlation id; outgoing
+ * HTTP calls carry it too (outgoing-correlation.ts).
+ */
+export function correlationId(): onRequestHookHandler {
+  propagateCorrelationId();
+  return function correlationId(request, reply, next) {
+    reply.header('x-correlation-id', request.id);
+    requestContext.run(contextFor(request.id, request.headers.traceparent), next);
+  };
+}

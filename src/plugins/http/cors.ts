@@ -5,6 +5,8 @@ import { ForbiddenError } from '../../lib/errors.js';
 
 export interface CorsOptions {
   readonly origins: readonly string[];
+  /** The chain step both hooks run in (chosen in src/app.ts). */
+  readonly hook: 'onRequest';
 }
 
 export const CORS_EXPOSED_HEADERS = ['X-Correlation-ID', 'RateLimit', 'RateLimit-Policy', 'Retry-After'];
@@ -20,7 +22,7 @@ export const CORS_EXPOSED_HEADERS = ['X-Correlation-ID', 'RateLimit', 'RateLimit
 const corsPlugin: FastifyPluginAsync<CorsOptions> = async (app, opts) => {
   const allowed = new Set(opts.origins);
 
-  app.addHook('onRequest', (request, _reply, next) => {
+  app.addHook(opts.hook, function refuseForeignPreflight(request, _reply, next) {
     const origin = request.headers.origin;
     if (
       request.method === 'OPTIONS' &&
@@ -34,10 +36,10 @@ const corsPlugin: FastifyPluginAsync<CorsOptions> = async (app, opts) => {
     next();
   });
 
-  await app.register(cors, corsOptions(allowed));
+  await app.register(cors, { ...corsOptions(allowed), hook: opts.hook });
 };
 
-/** CONTRACT §3's CORS policy for a set of exact origins (also used by the bench's comparison server). */
+/** docs/contract.md §3's CORS policy for a set of exact origins (also used by the bench's comparison server). */
 export function corsOptions(allowed: ReadonlySet<string>): FastifyCorsOptions {
   return {
     origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
@@ -50,4 +52,4 @@ export function corsOptions(allowed: ReadonlySet<string>): FastifyCorsOptions {
   };
 }
 
-export default fp(corsPlugin, { name: 'cors', fastify: '5.x', dependencies: ['security-headers'] });
+export default fp(corsPlugin, { name: 'cors', fastify: '5.x' });

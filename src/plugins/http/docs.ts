@@ -2,8 +2,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { ErrorResponse } from '../../lib/error-body.js';
-import { DOCS_PREFIX } from './security-headers.js';
+import { ErrorResponse } from './error-body.js';
+import { DOCS_PREFIX, isPublicRoute } from './route-policy.js';
 
 export interface DocsOptions {
   readonly version: string;
@@ -76,23 +76,17 @@ const docs: FastifyPluginAsync<DocsOptions> = async (app, opts) => {
       security: [{ bearerAuth: [] }],
       tags: TAGS,
     },
-    // The document's `security` comes from the same route flag the authentication step obeys, so
-    // it cannot claim a route is public when it is not, or the reverse.
+    // The document's `security` comes from the same rule the authentication step obeys
+    // (route-policy.ts), so it cannot claim a route is public when it is not, or the reverse.
     transform: ({ schema, url, route }) => {
       if (schema === undefined) return { schema, url };
-      const isPublic = route.config?.public === true;
+      const isPublic = isPublicRoute(route);
       if (!isPublic && Array.isArray(schema.security) && schema.security.length === 0) {
         throw new Error(`${route.method} ${url}: the schema says public (security: []) but the route requires a token`);
       }
       return { schema: { ...schema, ...(isPublic ? { security: [] } : {}), ...optionalDefaults(schema.querystring) }, url };
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-  });
-  // The documentation page and its assets are public; marked here so the auth step has one rule.
-  app.addHook('onRoute', (route) => {
-    if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) {
-      route.config = { ...(route.config ?? {}), public: true, rateLimit: false };
-    }
   });
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,

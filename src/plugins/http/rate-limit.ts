@@ -2,11 +2,31 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import { RateLimitedError } from '../../lib/errors.js';
-import { appendRouteHook } from '../../lib/route-hooks.js';
 import { throttledWarning } from '../../lib/throttled-warning.js';
 import { RedisLimitStore } from '../../rate-limit/redis-store.js';
-import { InMemoryLimitStore, type LimitCheck, type LimitDecision, type LimitStore } from '../../rate-limit/sliding-window.js';
+import {
+  InMemoryLimitStore,
+  type LimitCheck,
+  type LimitDecision,
+  type LimitState,
+  type LimitStore,
+} from '../../rate-limit/sliding-window.js';
 import { rateLimitBypassed, rateLimitRejected } from '../../telemetry/metrics.js';
+import { rateLimitClientKey } from './client-address.js';
+import { isUnlimitedRoute } from './route-policy.js';
+
+type LimitStep = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The two rate-limit steps of the request chain (installed in src/app.ts); null when that limit is off. */
+    rateLimits: { readonly byIp: LimitStep | null; readonly byUserAndProject: LimitStep | null };
+  }
+  interface FastifyRequest {
+    /** The limits already counted for this request (the IP one), so the headers show every policy. */
+    limitStates: readonly LimitState[] | null;
+  }
+}
 
 /** How long the limiter waits for Redis before admitting the request anyway (REL-001). */
 const STORE_TIMEOUT_MS = 250;
@@ -24,21 +44,25 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /** IETF draft-ietf-httpapi-ratelimit-headers: every applicable policy, and the tightest state. */
-function headersFor(decision: LimitDecision, windowSeconds: number): Record<string, string> {
-  const policy = decision.states.map((s) => `"${s.kind}";q=${s.limit};w=${windowSeconds}`).join(', ');
-  const tightest = decision.states.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+function headersFor(states: readonly LimitState[], windowSeconds: number): Record<string, string> {
+  const policy = states.map((s) => `"${s.kind}";q=${s.limit};w=${windowSeconds}`).join(', ');
+  const tightest = states.reduce((a, b) => (b.remaining < a.remaining ? b : a));
   return { 'ratelimit-policy': policy, ratelimit: `"${tightest.kind}";r=${tightest.remaining};t=${tightest.resetSeconds}` };
 }
 
 /**
- * Rate limiting (issue 8): per client IP, per user and per project, sliding one-minute
- * windows, checked in one store round trip after authentication and project access. Health
- * and documentation routes are never limited (`config.rateLimit: false`). A limit of 0 is
- * off; with all three off the hook is not even installed.
+ * Rate limiting (issue 8; docs/adr/0011-rate-limit-sliding-log.md): per client IP (IPv6 per
+ * /64), per user and per project, sliding one-minute windows. Two steps of the chain: the IP
+ * limit runs first of all (onRequest, before authentication, so floods of 401, 403, 404 and
+ * 413 are limited and cost no token check or membership query past the limit); the user and
+ * project limits run once those are known (preValidation, after project access). Health and
+ * documentation are never limited (route-policy.ts). A limit of 0 is off; a step whose limits
+ * are all off is not installed at all.
  */
 const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, done) => {
   const limits = { ip: config.rateLimitPerMinuteIp, user: config.rateLimitPerMinuteUser, project: config.rateLimitPerMinuteProject };
   if (limits.ip === 0 && limits.user === 0 && limits.project === 0) {
+    app.decorate('rateLimits', { byIp: null, byUserAndProject: null });
     done();
     return;
   }
@@ -56,20 +80,10 @@ const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, d
     store = memory;
   }
   const warn = throttledWarning(app.log);
+  app.decorateRequest('limitStates', null);
 
-  const checksFor = (request: FastifyRequest): LimitCheck[] => {
-    const checks: LimitCheck[] = [];
-    if (limits.ip > 0) checks.push({ kind: 'ip', key: `rate_limit:ip:${request.ip}:${window}`, limit: limits.ip });
-    if (limits.user > 0 && request.user)
-      checks.push({ kind: 'user', key: `rate_limit:user:${request.user.id}:${window}`, limit: limits.user });
-    if (limits.project > 0 && request.project) {
-      checks.push({ kind: 'project', key: `rate_limit:project:${request.project.projectId}:${window}`, limit: limits.project });
-    }
-    return checks;
-  };
-
-  const limit = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const checks = checksFor(request);
+  /** Counts the request against `checks`; 429 when any is exhausted. Fails open (REL-001). */
+  const enforce = async (request: FastifyRequest, reply: FastifyReply, checks: LimitCheck[]): Promise<void> => {
     if (checks.length === 0) return;
     let decision: LimitDecision;
     try {
@@ -84,7 +98,9 @@ const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, d
       );
       return;
     }
-    reply.headers(headersFor(decision, windowSeconds));
+    const states = [...(request.limitStates ?? []), ...decision.states];
+    request.limitStates = states;
+    reply.headers(headersFor(states, windowSeconds));
     if (!decision.allowed) {
       const hit = decision.states.filter((s) => s.remaining === 0);
       // The limit that frees up last decides when a retry can succeed.
@@ -97,12 +113,31 @@ const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, d
     }
   };
 
-  // After authentication and project access (registered before this plugin), so the user and
-  // project limits know whom to count; health and documentation opt out.
-  app.addHook('onRoute', (route) => {
-    if (route.config?.rateLimit !== false) appendRouteHook(route, 'preValidation', limit);
-  });
+  const byIp: LimitStep | null =
+    limits.ip === 0
+      ? null
+      : async function limitByIp(request, reply) {
+          if (isUnlimitedRoute(request.routeOptions)) return;
+          const key = `rate_limit:ip:${rateLimitClientKey(request.ip)}:${window}`;
+          await enforce(request, reply, [{ kind: 'ip', key, limit: limits.ip }]);
+        };
+
+  const byUserAndProject: LimitStep | null =
+    limits.user === 0 && limits.project === 0
+      ? null
+      : async function limitByUserAndProject(request, reply) {
+          if (isUnlimitedRoute(request.routeOptions)) return;
+          const checks: LimitCheck[] = [];
+          if (limits.user > 0 && request.user)
+            checks.push({ kind: 'user', key: `rate_limit:user:${request.user.id}:${window}`, limit: limits.user });
+          if (limits.project > 0 && request.project) {
+            checks.push({ kind: 'project', key: `rate_limit:project:${request.project.projectId}:${window}`, limit: limits.project });
+          }
+          await enforce(request, reply, checks);
+        };
+
+  app.decorate('rateLimits', { byIp, byUserAndProject });
   done();
 };
 
-export default fp(rateLimit, { name: 'rate-limit', fastify: '5.x', dependencies: ['project-access', 'redis'] });
+export default fp(rateLimit, { name: 'rate-limit', fastify: '5.x', dependencies: ['redis'] });

@@ -1,20 +1,19 @@
-import type { FastifyPluginCallback } from 'fastify';
-import fp from 'fastify-plugin';
+import type { FastifyBaseLogger, onResponseHookHandler } from 'fastify';
 import { safeUrl } from '../../lib/logger.js';
 import { httpServerDuration } from '../../telemetry/metrics.js';
 import { telemetryState } from '../../telemetry/state.js';
 
-/** One request-completed line per request (OBS-002), instead of Fastify's two unredacted ones. */
-const requestLog: FastifyPluginCallback = (app, _opts, done) => {
-  // Decided once: on every response, build neither a log object nobody writes (LOG_LEVEL
-  // above info) nor metric attributes nobody exports (no telemetry preload).
-  const logging = !['fatal', 'error', 'warn', 'silent'].includes(app.log.level);
+/**
+ * One request-completed line per request (OBS-002), instead of Fastify's two unredacted ones,
+ * and the request-duration metric (an onResponse step). Null when nobody would consume either:
+ * decided once, so no response builds a log object nobody writes (LOG_LEVEL above info) or
+ * metric attributes nobody exports (no telemetry preload).
+ */
+export function requestLogger(log: FastifyBaseLogger): onResponseHookHandler | null {
+  const logging = !['fatal', 'error', 'warn', 'silent'].includes(log.level);
   const metering = telemetryState().enabled;
-  if (!logging && !metering) {
-    done();
-    return;
-  }
-  app.addHook('onResponse', (request, reply, next) => {
+  if (!logging && !metering) return null;
+  return function logRequest(request, reply, next) {
     if (metering) {
       httpServerDuration.record(reply.elapsedTime / 1000, {
         'http.request.method': request.method,
@@ -33,8 +32,5 @@ const requestLog: FastifyPluginCallback = (app, _opts, done) => {
         'request completed',
       );
     next();
-  });
-  done();
-};
-
-export default fp(requestLog, { name: 'request-log', fastify: '5.x', dependencies: ['correlation-id'] });
+  };
+}

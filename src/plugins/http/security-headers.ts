@@ -1,9 +1,9 @@
-import type { FastifyPluginCallback } from 'fastify';
-import fp from 'fastify-plugin';
+import type { onRequestHookHandler } from 'fastify';
+import { isDocsUrl } from './route-policy.js';
 
 /**
  * SEC-001 headers on every response, errors, 404s and preflights included: the contract's
- * set (CONTRACT §3) with `@fastify/helmet`'s values, computed once here. Helmet composes them
+ * set (docs/contract.md §3) with `@fastify/helmet`'s values, computed once here. Helmet composes them
  * on every response (−20 % throughput on this machine, bench/RESULTS.md `helmet`), and its
  * other headers (COOP, CORP, Origin-Agent-Cluster, X-DNS-Prefetch-Control, …) concern HTML
  * documents, not a JSON API: every header costs bytes and time on each response
@@ -32,15 +32,10 @@ export const DOCS_HEADERS: Readonly<Record<string, string>> = Object.freeze({
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
 });
 
-export const DOCS_PREFIX = '/docs';
-
-const securityHeaders: FastifyPluginCallback = (app, _opts, done) => {
-  app.addHook('onRequest', (request, reply, next) => {
-    const isDocs = request.url === DOCS_PREFIX || request.url.startsWith(`${DOCS_PREFIX}/`);
-    reply.headers(isDocs ? DOCS_HEADERS : API_HEADERS);
+/** SEC-001 headers on every response (onRequest, so errors, 404s and preflights carry them too). */
+export function securityHeaders(): onRequestHookHandler {
+  return function securityHeaders(request, reply, next) {
+    reply.headers(isDocsUrl(request.url) ? DOCS_HEADERS : API_HEADERS);
     next();
-  });
-  done();
-};
-
-export default fp(securityHeaders, { name: 'security-headers', fastify: '5.x', dependencies: ['correlation-id'] });
+  };
+}

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
-import { HealthRegistry } from '../../lib/health-registry.js';
+import { HealthRegistry } from './health-registry.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

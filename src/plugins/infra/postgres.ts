@@ -32,10 +32,14 @@ const postgres: FastifyPluginAsync<PostgresPluginOptions> = async (app, opts) =>
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (url === undefined) {
     const log = app.log.child({ component: 'embedded-postgres' });
-    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, onLog: (line) => log.debug(line) });
+    const embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      onLog: (line) => log.debug(line),
+      onNotice: (message, fields) => log.info(fields, message),
+    });
     url = embedded.url('postgres');
     stopEmbedded = embedded.stop;
-    app.log.info({ port: embedded.port, data_dir: config.dataDir }, 'embedded PostgreSQL 18 started');
+    app.log.info({ port: embedded.port, cluster_dir: embedded.clusterDir }, 'embedded PostgreSQL 18 started');
   }
 
   const handle = createDatabase({

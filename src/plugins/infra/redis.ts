@@ -22,6 +22,8 @@ declare module 'fastify' {
  * once while disconnected (no offline queue), so requests answer 503 instead of hanging;
  * both connections reconnect by themselves. Without REDIS_URL (development, test), an
  * in-process bus with the same interface serves a single instance.
+ * REDIS_MAX_CONNECTIONS (at least 2, by config) is the contract's bound on them; two is always
+ * within it, and the `redis` health component shows both numbers.
  */
 const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   if (config.redisUrl === undefined) {
@@ -66,7 +68,14 @@ const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config
     run: async () => {
       const started = performance.now();
       await commands.ping();
-      return { status: 'healthy', details: { connections: 2, ping_ms: Math.round((performance.now() - started) * 100) / 100 } };
+      return {
+        status: 'healthy',
+        details: {
+          connections: 2,
+          max_connections: config.redisMaxConnections,
+          ping_ms: Math.round((performance.now() - started) * 100) / 100,
+        },
+      };
     },
   });
   app.health.register({

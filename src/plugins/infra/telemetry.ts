@@ -22,7 +22,8 @@ const telemetry: FastifyPluginCallback = (app, _opts, done) => {
       return {
         status: failing ? 'degraded' : 'healthy',
         error: failing ? s.lastError : null,
-        details: { endpoint: s.endpoint, exports_ok: s.exportsOk, exports_failed: s.exportsFailed },
+        // No endpoint: a public page must not show where (or with which credentials) spans go.
+        details: { exports_ok: s.exportsOk, exports_failed: s.exportsFailed },
       };
     },
   });

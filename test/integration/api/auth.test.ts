@@ -25,7 +25,7 @@ const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 /** Signs with the app's own private key, so only the claim under test is wrong. */
 async function ownKeyToken(claims: { sub?: string; iss?: string; aud?: string; exp?: number; nbf?: number; iat?: number }) {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: server.app.signingKeys.kid });
+  const jwt = new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: server.app.services.tokens.keys.kid });
   if (claims.sub !== undefined) jwt.setSubject(claims.sub);
   jwt
     .setIssuer(claims.iss ?? 'jeex-api')
@@ -33,7 +33,7 @@ async function ownKeyToken(claims: { sub?: string; iss?: string; aud?: string; e
     .setIssuedAt(claims.iat ?? now)
     .setExpirationTime(claims.exp ?? now + 600);
   if (claims.nbf !== undefined) jwt.setNotBefore(claims.nbf);
-  return jwt.sign(server.app.signingKeys.privateKey);
+  return jwt.sign(server.app.services.tokens.keys.privateKey);
 }
 
 async function me(authorization: string | undefined) {
@@ -59,7 +59,7 @@ describe('GET /api/v1/auth/me', () => {
     [
       'HS256 signed with the public key as secret',
       async () => {
-        const pem = new TextEncoder().encode(JSON.stringify(server.app.signingKeys.publicJwk));
+        const pem = new TextEncoder().encode(JSON.stringify(server.app.services.tokens.keys.publicJwk));
         const now = Math.floor(Date.now() / 1000);
         const t = await new SignJWT({})
           .setProtectedHeader({ alg: 'HS256' })
@@ -78,7 +78,7 @@ describe('GET /api/v1/auth/me', () => {
         const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
         const now = Math.floor(Date.now() / 1000);
         const t = await new SignJWT({})
-          .setProtectedHeader({ alg: 'RS256', kid: server.app.signingKeys.kid })
+          .setProtectedHeader({ alg: 'RS256', kid: server.app.services.tokens.keys.kid })
           .setSubject(user.id)
           .setIssuer('jeex-api')
           .setAudience('jeex')

@@ -1,9 +1,9 @@
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { grantScope, type ProjectScope } from '../../../src/access/project-scope.js';
 import type { Database } from '../../../src/db/types.js';
 import { DocumentsRepository } from '../../../src/repositories/documents.repository.js';
 import { MembersRepository } from '../../../src/repositories/members.repository.js';
-import { grantScope, type ProjectScope } from '../../../src/repositories/project-scope.js';
 import { ProjectsRepository } from '../../../src/repositories/projects.repository.js';
 import { UsersRepository } from '../../../src/repositories/users.repository.js';
 import { ProjectsService } from '../../../src/services/projects.service.js';
@@ -38,7 +38,7 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-describe('project-scoped repositories (REQUIREMENTS scenario 6)', () => {
+describe('project-scoped repositories (docs/requirements.md scenario 6)', () => {
   const docs = () => new DocumentsRepository(db);
   const write = (scope: ProjectScope, content: string) =>
     db.transaction().execute((tx) =>
@@ -79,7 +79,7 @@ describe('project-scoped repositories (REQUIREMENTS scenario 6)', () => {
     const members = await new MembersRepository(db).list(scopeB);
     expect(members.map((m) => m.userId)).toEqual([userB]);
     const projects = new ProjectsRepository(db);
-    expect((await projects.get(scopeB))?.id).toBe(scopeB.projectId);
+    expect((await projects.findMembership(scopeB.projectId, userB))?.project.id).toBe(scopeB.projectId);
     expect(await projects.findMembership(scopeA.projectId, userB)).toBeUndefined();
   });
 
@@ -111,7 +111,7 @@ describe('project-scoped repositories (REQUIREMENTS scenario 6)', () => {
     const projects = new ProjectsRepository(db);
     const renamed = await projects.update(scopeB, { name: 'Renamed B' });
     expect(renamed?.id).toBe(scopeB.projectId);
-    expect((await projects.get(scopeA))?.name).toBe('Project A');
+    expect((await projects.findMembership(scopeA.projectId, scopeA.userId))?.project.name).toBe('Project A');
   });
 });
 

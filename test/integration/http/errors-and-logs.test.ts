@@ -75,7 +75,7 @@ async function expectErrorBody(res: Response, status: number, error: string): Pr
   return body;
 }
 
-describe('error responses (CONTRACT §4)', () => {
+describe('error responses (docs/contract.md §4)', () => {
   it('when the route is unknown, answers 404 not_found', async () => {
     const body = await expectErrorBody(await server.request('/api/v1/nope'), 404, 'not_found');
     expect(body.details).toBeNull();

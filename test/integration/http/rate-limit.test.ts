@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RunningApp, startApp as StartApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import type { TestUser } from '../../helpers/factories.js';
@@ -106,11 +107,15 @@ describe('rate limiting (sliding window)', () => {
     const a = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '10000' });
     const b = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '10000' });
     const user: TestUser = await factories.createUser(a, 'Shared'); // its own GET /auth/me counts once
+    const bypassedBefore = await counter('rate_limit.bypassed');
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).request('/api/v1/auth/me', { headers: user.auth }).then((r) => r.status)),
     );
-    expect(results.filter((s) => s === 200)).toHaveLength(14);
-    expect(results.filter((s) => s === 429)).toHaveLength(26);
+    // A store call slower than 250 ms (a loaded machine) is admitted uncounted (REL-001): exact otherwise.
+    const bypassed = (await counter('rate_limit.bypassed')) - bypassedBefore;
+    expect(results.filter((s) => s === 200).length - bypassed).toBeLessThanOrEqual(14);
+    expect(results.filter((s) => s === 200).length).toBeGreaterThanOrEqual(14);
+    expect(results.filter((s) => s === 429).length + results.filter((s) => s === 200).length).toBe(40);
   });
 
   it('the user limit follows the user across IPs; a user limited in one project is not limited in another', async () => {
@@ -151,7 +156,7 @@ describe('rate limiting (sliding window)', () => {
     }
   });
 
-  it('with every limit 0, nothing is limited and no headers are sent', async () => {
+  it('with every limit 0, nothing is limited and no headers are sent (that the step is not even installed: request-chain-order.test.ts)', async () => {
     const a = await app({});
     for (let i = 0; i < 5; i++) expect((await a.request('/.well-known/jwks.json')).headers.get('ratelimit')).toBeNull();
   });
@@ -176,4 +181,62 @@ describe('rate limiting (sliding window)', () => {
     for (let i = 0; i < 4; i++) after.push(await hit());
     expect(after).toEqual([200, 200, 200, 429]);
   }, 30_000);
+});
+
+/** Requests that look as if they came from `ip` (the app trusts 127.0.0.1 as its proxy). */
+function from(ip: string, init: RequestInit = {}): RequestInit {
+  return { ...init, headers: { ...(init.headers as Record<string, string> | undefined), 'x-forwarded-for': ip } };
+}
+
+async function statuses(n: number, send: () => Promise<Response>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push((await send()).status);
+  return out;
+}
+
+describe('abuse paths: the IP limit runs before authentication (docs/contract.md §13)', () => {
+  const limited = () => app({ TRUSTED_PROXIES: '127.0.0.1', RATE_LIMIT_PER_MINUTE_IP: '3', RATE_LIMIT_WINDOW_MS: '60000' });
+
+  it('when a client floods with bad tokens, the 401s stop at the limit and 429s follow', async () => {
+    const a = await limited();
+    const send = () => a.request('/api/v1/auth/me', from('198.51.100.1', { headers: { authorization: 'Bearer not.a.token' } }));
+    expect(await statuses(5, send)).toEqual([401, 401, 401, 429, 429]);
+  });
+
+  it('when a non-member floods a project, the 403s stop at the limit and cost no membership query past it', async () => {
+    const a = await limited();
+    const outsider = await factories.createUser(a, 'Outsider'); // from 127.0.0.1: its own counter
+    const membershipQueries = vi.spyOn(a.app.services.access, 'require');
+    const send = () => a.request(`/api/v1/projects/${randomUUID()}`, from('198.51.100.2', { headers: outsider.auth }));
+    expect(await statuses(6, send)).toEqual([403, 403, 403, 429, 429, 429]);
+    expect(membershipQueries).toHaveBeenCalledTimes(3);
+  });
+
+  it('when a client probes unknown routes, the 404s are limited too', async () => {
+    const a = await limited();
+    const send = () => a.request(`/api/v1/nothing-${randomUUID()}`, from('198.51.100.3'));
+    expect(await statuses(5, send)).toEqual([404, 404, 404, 429, 429]);
+  });
+
+  it('when a client floods with oversized bodies, the 413s stop at the limit', async () => {
+    const a = await app({ TRUSTED_PROXIES: '127.0.0.1', RATE_LIMIT_PER_MINUTE_IP: '3', BODY_LIMIT_BYTES: '1024' });
+    const user = await factories.createUser(a, 'Bulky');
+    const init = {
+      method: 'POST',
+      headers: { ...user.auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'x'.repeat(4096) }),
+    };
+    expect(await statuses(5, () => a.request('/api/v1/projects', from('198.51.100.4', init)))).toEqual([413, 413, 413, 429, 429]);
+  });
+
+  it('when IPv6 clients share a /64, they share one counter; another /64 has its own', async () => {
+    const a = await limited();
+    const send = (ip: string) => () => a.request('/.well-known/jwks.json', from(ip));
+    expect(await statuses(2, send('2001:db8:1:2::1'))).toEqual([200, 200]);
+    expect(await statuses(2, send('2001:db8:1:2:ffff:ffff:ffff:9'))).toEqual([200, 429]);
+    expect(await statuses(1, send('2001:db8:1:3::1'))).toEqual([200]);
+    // An IPv4 client written as IPv4-mapped IPv6 is the same client as its IPv4 form.
+    expect(await statuses(3, send('::ffff:198.51.100.9'))).toEqual([200, 200, 200]);
+    expect(await statuses(1, send('198.51.100.9'))).toEqual([429]);
+  });
 });

@@ -2,14 +2,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { findBrowser } from '../../helpers/browser.js';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
 
 /*
- * A real browser (Debian's headless Chromium) follows an operation with its own
- * EventSource, authenticated by the access_token query, from a page on another origin
- * (CORS), and resumes by itself after the server drops the connection.
+ * A real browser (headless Chromium, found or installed by test/helpers/browser.ts) follows
+ * an operation with its own EventSource, authenticated by the access_token query, from a page
+ * on another origin (CORS), and resumes by itself after the server drops the connection.
  */
 const PAGE = `<!doctype html><html><body><script>
   window.received = [];
@@ -29,6 +30,8 @@ let owner: TestUser;
 let project: TestProject;
 
 beforeAll(async () => {
+  // First, so a missing browser fails at once with its one line (installing it takes 1–2 min).
+  const executablePath = await findBrowser();
   page = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE));
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
   pageOrigin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
@@ -37,7 +40,7 @@ beforeAll(async () => {
   owner = await createUser(server, 'Browser user');
   project = await createProject(server, owner, 'Live');
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     args: [
       '--headless',
       '--no-sandbox',
@@ -47,7 +50,7 @@ beforeAll(async () => {
       '--no-first-run',
     ],
   });
-}, 60_000);
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();

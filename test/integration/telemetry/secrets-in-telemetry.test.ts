@@ -8,7 +8,7 @@ import { openStream } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 
 /*
- * CONTRACT §6: tokens (`access_token`, percent-encoded or not) and event payloads never appear
+ * docs/contract.md §6: tokens (`access_token`, percent-encoded or not) and event payloads never appear
  * in logs or span attributes (issue 14, item 4). The real entry point with the telemetry
  * preload exports to a test receiver; everything it receives and every line the process
  * writes is searched for the token and the payload in every form they could take.
@@ -51,7 +51,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe('secrets and payloads in telemetry and logs (CONTRACT §6)', () => {
+describe('secrets and payloads in telemetry and logs (docs/contract.md §6)', () => {
   it('when streams take the token in ?access_token= and ?access%5Ftoken= and an event carries a payload, no span and no log line holds the token or the payload in any form', async () => {
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const payload = `PAYLOAD-${randomUUID()}`;

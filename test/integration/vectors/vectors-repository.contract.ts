@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { VectorInput, VectorScope } from '../../../src/access/vector-scope.js';
 import { ValidationError } from '../../../src/lib/errors.js';
-import type { VectorInput, VectorScope } from '../../../src/repositories/vector-scope.js';
 import type { VectorsRepository } from '../../../src/repositories/vectors.repository.js';
 import {
   filterGenerator,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scopedFilter } from '../../../src/access/vector-scope.js';
 import { ServiceUnavailableError, ValidationError } from '../../../src/lib/errors.js';
-import { scopedFilter } from '../../../src/repositories/vector-scope.js';
 import { QdrantStandIn } from '../../helpers/qdrant-stand-in.js';
 import {
   filterGenerator,

@@ -14,7 +14,7 @@ const service = (name: string): ComposeService => {
   return found;
 };
 
-/** The OpenTelemetry variables the SDK and our preload honour (CONTRACT §2 `OTEL_*`). */
+/** The OpenTelemetry variables the SDK and our preload honour (docs/contract.md §2 `OTEL_*`). */
 const OTEL_VARIABLES = new Set([
   'OTEL_SDK_DISABLED',
   'OTEL_SERVICE_NAME',

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { DocumentVersion } from '../../../../db/types.js';
-import { scopeOf } from '../../../../lib/request-identity.js';
+import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import type { VersionSummary } from '../../../../repositories/documents.repository.js';
-import { DocumentsService } from '../../../../services/documents.service.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
 import {
   DocumentParams,
@@ -34,9 +33,9 @@ function toPublic(d: DocumentVersion) {
 
 const tags = ['documents'];
 
-/** CONTRACT §5 Documents (linear versioning). */
+/** docs/contract.md §5 Documents (linear versioning). */
 const documentRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new DocumentsService(app.db);
+  const service = app.services.documents;
 
   app.post(
     '/projects/:project_id/documents/:document_type/versions',

@@ -1,8 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Operation } from '../../../../db/types.js';
-import { scopeOf } from '../../../../lib/request-identity.js';
-import { OperationsService } from '../../../../services/operations.service.js';
+import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { isTerminal, type OperationEvent } from '../../../../streaming/events.js';
 import type { SseConnection } from '../../../../streaming/sse-connection.js';
 import { retryFrame } from '../../../../streaming/sse-format.js';
@@ -28,9 +27,9 @@ function toPublic(o: Operation) {
 const RETRY_MS = 2_000;
 const tags = ['operations'];
 
-/** CONTRACT §5 Operations and progress streaming (REQ-006, PERF-002). */
+/** docs/contract.md §5 Operations and progress streaming (REQ-006, PERF-002). */
 const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new OperationsService(app.db, app.eventBus);
+  const service = app.services.operations;
 
   app.post(
     '/projects/:project_id/operations',

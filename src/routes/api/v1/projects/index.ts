@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { projectRowOf, scopeOf, userOf } from '../../../../lib/request-identity.js';
+import { projectRowOf, scopeOf, userOf } from '../../../../plugins/http/request-identity.js';
 import type { MemberRow } from '../../../../repositories/members.repository.js';
 import type { ProjectWithRole } from '../../../../repositories/projects.repository.js';
-import { ProjectsService } from '../../../../services/projects.service.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
 import {
   MemberList,
@@ -37,9 +36,9 @@ function toMemberPublic(m: MemberRow) {
 
 const tags = ['projects'];
 
-/** CONTRACT §5 Projects. Roles are declared per route; the project-access guard enforces them. */
+/** docs/contract.md §5 Projects. Roles are declared per route; the project-access guard enforces them. */
 const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new ProjectsService(app.db, app.vectorPurges);
+  const service = app.services.projects;
 
   app.post(
     '/projects',

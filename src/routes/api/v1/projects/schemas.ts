@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import { ISO_639_1 } from '../../../../lib/iso-639-1.js';
 import { PaginationQuery, Role, Timestamp, Uuid } from '../shared-schemas.js';
+import { ISO_639_1 } from './iso-639-1.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const Status = Type.Union([Type.Literal('draft'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('archived')]);

@@ -1,0 +1,58 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { ProjectAccess } from '../access/project-access.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { Database } from '../db/types.js';
+import { ProjectsRepository } from '../repositories/projects.repository.js';
+import { UsersRepository } from '../repositories/users.repository.js';
+import type { VectorsRepository } from '../repositories/vectors.repository.js';
+import type { EventBus } from '../streaming/events.js';
+import { AuthService } from './auth.service.js';
+import { DocumentsService } from './documents.service.js';
+import { OperationsService } from './operations.service.js';
+import { ProjectsService } from './projects.service.js';
+import { VectorPurgeService } from './vector-purges.service.js';
+
+/** What the composition root is built from: the infrastructure plugins' handles. */
+export interface ServiceDependencies {
+  readonly db: Kysely<Database>;
+  readonly bus: EventBus;
+  /** Null without a vector store (QDRANT_URL unset: development, test). */
+  readonly vectors: VectorsRepository | null;
+  readonly tokens: TokenService;
+  readonly log: FastifyBaseLogger;
+}
+
+/** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
+export interface Services {
+  readonly tokens: TokenService;
+  readonly auth: AuthService;
+  readonly access: ProjectAccess;
+  readonly projects: ProjectsService;
+  readonly documents: DocumentsService;
+  readonly operations: OperationsService;
+  /** Vector deletions owed for deleted projects (a background sweep; null without a vector store). */
+  readonly vectorPurges: VectorPurgeService | null;
+}
+
+/**
+ * The composition root (docs/adr/0014-composition-root-and-request-chain.md): the only place
+ * that builds repositories and services. A new resource adds its repository and service here;
+ * route files never call `new` on either. Repositories that must run inside a transaction are
+ * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
+ * other place they are built.
+ */
+export function buildServices({ db, bus, vectors, tokens, log }: ServiceDependencies): Services {
+  const users = new UsersRepository(db);
+  const projects = new ProjectsRepository(db);
+  const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
+  return Object.freeze({
+    tokens,
+    auth: new AuthService(tokens, users),
+    access: new ProjectAccess(projects),
+    projects: new ProjectsService(db, vectorPurges),
+    vectorPurges,
+    documents: new DocumentsService(db),
+    operations: new OperationsService(db, bus),
+  });
+}
