@@ -6,6 +6,7 @@ import { describeMachine } from './lib/machine.js';
 import { type ExtraColumn, type LatencyGoal, type Ratio, recordSection, section } from './lib/report.js';
 import { type RunningServer, startServer } from './lib/server-process.js';
 import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
+import { eventPublishScenario } from './scenarios/event-publish.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
@@ -236,6 +237,12 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'one operation streamed to N SSE clients, events published through the API with Redis',
     oneOff: true,
     run: sseFanoutScenario,
+  },
+  {
+    name: 'event-publish',
+    title: 'event publish throughput and publish → delivery latency, before and after the durable event log',
+    oneOff: true,
+    run: eventPublishScenario,
   },
 ];
 

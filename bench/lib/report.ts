@@ -159,8 +159,10 @@ BENCH_PIN=1 (autocannon on CPU 0, servers on CPU 1 with taskset).
 Runs shorter than the defaults, or profiled, only print; BENCH_RECORD=1 records them anyway, BENCH_RECORD=0 never records.
 Scenarios (the table in run.ts): \`health\` and \`project-read\` (default); one-off: \`tracing\`,
 \`rate-limit\`, \`startup\` (BENCH_STARTUP_RUNS, default 5), \`sse-fanout\` (BENCH_SSE_CLIENTS, default
-1000,5000,10000; BENCH_SSE_RATE, default 10/s; BENCH_SSE_SECONDS, default 20). The sections \`helmet\`,
-\`anatomy\` and \`repo-read\` below record one-off comparisons whose scenarios were removed once decided.
+1000,5000,10000; BENCH_SSE_RATE, default 10/s; BENCH_SSE_SECONDS, default 20), \`event-publish\` (BENCH_BASE_DIR,
+a checkout of the commit to compare with; BENCH_EVENT_CONNECTIONS, default 16; BENCH_EVENT_LATENCY_EVENTS,
+default 200). The sections \`helmet\`, \`anatomy\` and \`repo-read\` below record one-off comparisons whose
+scenarios were removed once decided.
 
 Targets: the full request chain serves ≥ 70 % of the throughput of a bare \`node:http\` server
 (\`health\`); the authenticated project read ≥ 25 % of health/live with p99 < 20 ms (\`project-read\`);

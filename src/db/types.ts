@@ -83,6 +83,22 @@ export interface OperationsTable {
   completedAt: Timestamp | null;
   createdAt: CreatedAt;
   updatedAt: UpdatedAt;
+  /** The operation's event sequence: the id of its newest event (0 before the first). */
+  lastEventId: ColumnType<number, never, number>;
+  /** Bytes of event `data` ever published (retention arithmetic, docs/adr/0016). */
+  eventBytes: ColumnType<string, never, string>;
+}
+
+export interface OperationEventsTable {
+  operationId: string;
+  seq: number;
+  projectId: string;
+  type: string;
+  data: unknown;
+  status: OperationStatus | null;
+  bytes: number;
+  endOffset: ColumnType<string, string | number, never>;
+  createdAt: CreatedAt;
 }
 
 /** Vector deletions owed for deleted projects (migration 0003). */
@@ -102,6 +118,7 @@ export interface Database {
   documentVersions: DocumentVersionsTable;
   operations: OperationsTable;
   vectorPurges: VectorPurgesTable;
+  operationEvents: OperationEventsTable;
 }
 
 export type User = Selectable<UsersTable>;

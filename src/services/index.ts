@@ -21,6 +21,8 @@ export interface ServiceDependencies {
   readonly vectors: VectorsRepository | null;
   readonly tokens: TokenService;
   readonly log: FastifyBaseLogger;
+  /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
+  readonly replayEvents: number;
 }
 
 /** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
@@ -42,7 +44,7 @@ export interface Services {
  * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
  * other place they are built.
  */
-export function buildServices({ db, bus, vectors, tokens, log }: ServiceDependencies): Services {
+export function buildServices({ db, bus, vectors, tokens, log, replayEvents }: ServiceDependencies): Services {
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
   const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
@@ -53,6 +55,6 @@ export function buildServices({ db, bus, vectors, tokens, log }: ServiceDependen
     projects: new ProjectsService(db, vectorPurges),
     vectorPurges,
     documents: new DocumentsService(db),
-    operations: new OperationsService(db, bus),
+    operations: new OperationsService(db, bus, { replayEvents }),
   });
 }

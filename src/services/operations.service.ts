@@ -1,9 +1,18 @@
 import type { Kysely } from 'kysely';
 import type { ProjectScope } from '../access/project-scope.js';
 import type { Database, Operation, OperationStatus } from '../db/types.js';
-import { ConflictError, NotFoundError } from '../lib/errors.js';
+import { ConflictError, NotFoundError, PayloadTooLargeError } from '../lib/errors.js';
+import { OperationEventsRepository, type Retention } from '../repositories/operation-events.repository.js';
 import { OperationsRepository } from '../repositories/operations.repository.js';
-import { type EventBus, isTerminal, type OperationEvent } from '../streaming/events.js';
+import type { HistorySource } from '../streaming/event-stream.js';
+import {
+  type EventBus,
+  MAX_EVENT_DATA_BYTES,
+  MAX_RETAINED_EVENT_BYTES,
+  type OperationEvent,
+  type OperationStreamEvent,
+  operationChannel,
+} from '../streaming/events.js';
 import { eventsPublished } from '../telemetry/metrics.js';
 
 export interface PublishInput {
@@ -12,15 +21,27 @@ export interface PublishInput {
   readonly status?: OperationStatus | undefined;
 }
 
+export interface OperationsServiceOptions {
+  /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
+  readonly replayEvents: number;
+  /** Bytes of event data kept per operation; default 8 MiB (docs/adr/0016). */
+  readonly replayBytes?: number;
+}
+
 /** Operations and their progress events (REQ-006). Workers call `publish` too. */
 export class OperationsService {
   private readonly operations: OperationsRepository;
+  private readonly events: OperationEventsRepository;
+  private readonly retention: Retention;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     private readonly bus: EventBus,
+    options: OperationsServiceOptions,
   ) {
     this.operations = new OperationsRepository(db);
+    this.events = new OperationEventsRepository(db);
+    this.retention = { events: options.replayEvents, bytes: options.replayBytes ?? MAX_RETAINED_EVENT_BYTES };
   }
 
   create(scope: ProjectScope, kind: string, input: Record<string, unknown> | undefined): Promise<Operation> {
@@ -34,27 +55,40 @@ export class OperationsService {
   }
 
   /**
-   * Appends an event and fans it out. The operation row is locked while the event is
-   * published, so its status and its history cannot disagree: if the bus refuses the event
-   * (Redis down → 503), the status change is rolled back with it.
+   * Appends an event and fans it out (docs/adr/0016). The event, its sequence number and the
+   * status change it carries are one statement in PostgreSQL; only after its COMMIT does the
+   * bus see it. So a publish that fails (COMMIT refused, database gone) is seen by nobody,
+   * and one that was acknowledged is in the history whatever Redis did with it.
    */
   async publish(scope: ProjectScope, operationId: string, input: PublishInput): Promise<OperationEvent> {
-    return this.db.transaction().execute(async (tx) => {
-      const operations = new OperationsRepository(tx);
-      const operation = await operations.getForUpdate(scope, operationId);
+    const dataJson = JSON.stringify(input.data ?? null);
+    const bytes = Buffer.byteLength(dataJson);
+    if (bytes > MAX_EVENT_DATA_BYTES) {
+      throw new PayloadTooLargeError(`Event data is ${bytes} bytes of JSON; the limit is ${MAX_EVENT_DATA_BYTES}`);
+    }
+    const status = input.status ?? null;
+    const event = await this.events.append(
+      scope,
+      operationId,
+      { type: input.type, dataJson, bytes, status, error: status === 'failed' ? errorText(input.data) : null },
+      this.retention,
+    );
+    if (!event) {
+      const operation = await this.operations.get(scope, operationId);
       if (!operation) throw new NotFoundError(`Operation ${operationId} not found`);
-      if (isTerminal(operation.status)) throw new ConflictError(`Operation ${operationId} has already ended (${operation.status})`);
-      if (input.status !== undefined && input.status !== operation.status) {
-        const error = input.status === 'failed' ? errorText(input.data) : undefined;
-        await operations.setStatus(scope, operationId, input.status, error);
-      }
-      const event = await this.bus.publish(
-        { projectId: scope.projectId, operationId },
-        { type: input.type, data: input.data ?? null, status: input.status ?? null },
-      );
-      eventsPublished.add(1);
-      return event;
-    });
+      throw new ConflictError(`Operation ${operationId} has already ended (${operation.status})`);
+    }
+    eventsPublished.add(1);
+    await this.bus.publish(operationChannel({ projectId: scope.projectId, operationId }), event);
+    return event;
+  }
+
+  /** The durable history a stream of this operation replays, in pages. */
+  history(scope: ProjectScope, operationId: string): HistorySource<OperationStreamEvent> {
+    return {
+      bounds: () => this.events.bounds(scope, operationId),
+      page: (afterId, limit) => this.events.page(scope, operationId, afterId, limit),
+    };
   }
 }
 

@@ -1,4 +1,5 @@
 import type { OperationStatus } from '../db/types.js';
+import type { StreamEvent } from './event-stream.js';
 
 /** Statuses that end an operation and its streams. */
 export const TERMINAL_STATUSES: ReadonlySet<OperationStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -6,6 +7,11 @@ export const TERMINAL_STATUSES: ReadonlySet<OperationStatus> = new Set(['complet
 export function isTerminal(status: OperationStatus | null | undefined): boolean {
   return status !== null && status !== undefined && TERMINAL_STATUSES.has(status);
 }
+
+/** At most this much JSON in one event's `data` (docs/adr/0016). */
+export const MAX_EVENT_DATA_BYTES = 64 * 1024;
+/** At most this much event `data` retained per operation; the oldest events go first (docs/adr/0016). */
+export const MAX_RETAINED_EVENT_BYTES = 8 * 1024 * 1024;
 
 /** What a worker or client publishes. */
 export interface EventInput {
@@ -15,14 +21,22 @@ export interface EventInput {
 }
 
 /**
- * A stored progress event. `id` is the operation's own sequence number (1, 2, 3, …):
- * monotonic, gap-free, and used as the SSE `id`, so "is anything missing?" is arithmetic.
+ * A stored progress event. `id` is the operation's own sequence number (1, 2, 3, …), kept by
+ * PostgreSQL: monotonic, gap-free, and used as the SSE `id`, so "is anything missing?" is
+ * arithmetic.
  */
-export interface OperationEvent extends EventInput {
-  readonly id: number;
+export interface OperationEvent extends EventInput, StreamEvent {
   readonly operation_id: string;
   readonly created_at: string;
 }
+
+/** An event read back from the history: `data` stays the JSON text it was stored as. */
+export interface ReplayedEvent extends Omit<OperationEvent, 'data'> {
+  readonly dataJson: string;
+}
+
+/** What an operation's stream carries: live events and replayed ones. */
+export type OperationStreamEvent = OperationEvent | ReplayedEvent;
 
 /** The channel of one operation; the project is part of the key so keys never collide across projects. */
 export interface OperationKey {
@@ -30,32 +44,30 @@ export interface OperationKey {
   readonly operationId: string;
 }
 
-export function keyString(key: OperationKey): string {
-  return `${key.projectId}:${key.operationId}`;
+export function operationChannel(key: OperationKey): string {
+  return `op:${key.projectId}:${key.operationId}`;
 }
 
-export interface History {
-  readonly events: OperationEvent[];
-  /** Set when events after the requested id were already dropped from the retained history. */
-  readonly reset: { readonly oldest_id: string } | null;
-}
-
-export type Listener = (event: OperationEvent) => void;
+export type Listener<E extends StreamEvent = StreamEvent> = (event: E) => void;
 
 /**
- * The event bus: history for resume plus live fan-out. Two implementations with this one
- * interface: in-process (single instance, development) and Redis (several instances).
+ * The live fan-out of committed events (docs/adr/0016). PostgreSQL holds the history and the
+ * sequence; the bus only carries each event, after its COMMIT, to the subscribers of its
+ * channel on every instance. Two implementations with this one interface: in-process (single
+ * instance, development) and Redis pub/sub (several instances).
  */
 export interface EventBus {
   readonly mode: 'in-process' | 'redis';
-  /** Appends to the history and fans out to every subscriber on every instance. */
-  publish(key: OperationKey, input: EventInput): Promise<OperationEvent>;
-  /** Retained events with id > afterId (all retained when afterId is 0). */
-  history(key: OperationKey, afterId: number): Promise<History>;
+  /**
+   * Fans a committed event out. Never fails the caller: the event is already durable; a
+   * fan-out the bus cannot make now is retried by it, and streams fill any gap they see
+   * from the history.
+   */
+  publish(channel: string, event: StreamEvent): Promise<void>;
   /** Registers a live listener; resolves once the subscription is active on the bus. */
-  subscribe(key: OperationKey, listener: Listener): Promise<() => void>;
-  /** Local listeners of one operation on this instance (for tests and metrics). */
-  subscriberCount(key: OperationKey): number;
+  subscribe<E extends StreamEvent>(channel: string, listener: Listener<E>): Promise<() => void>;
+  /** Local listeners of one channel on this instance (for tests and metrics). */
+  subscriberCount(channel: string): number;
   /** Called when the bus loses its backing store: open streams must end. */
   onDisconnect(handler: () => void): void;
   close(): Promise<void>;

@@ -1,142 +1,142 @@
 import type { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../lib/errors.js';
-import type { EventBus, EventInput, History, Listener, OperationEvent, OperationKey } from './events.js';
+import type { StreamEvent } from './event-stream.js';
+import type { EventBus, Listener } from './events.js';
 
-/*
- * One operation's keys share a hash tag so a Redis Cluster keeps them in one slot:
- *   jeex:op:{<project>:<operation>}:seq     INCR counter → event ids 1, 2, 3, …
- *   jeex:op:{<project>:<operation>}:events  stream with entry ids 0-<seq>, capped
- *   jeex:op:{<project>:<operation>}         pub/sub channel "<seq>\n<payload>"
- */
-const tag = (key: OperationKey) => `jeex:op:{${key.projectId}:${key.operationId}}`;
+/** Redis pub/sub channel of a bus channel. */
+const redisChannel = (channel: string) => `jeex:${channel}`;
 
-/** Number, append, trim, expire and fan out in one atomic round trip. */
-const PUBLISH_SCRIPT = `
-local seq = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], '0-' .. seq, 'e', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('PUBLISH', KEYS[3], seq .. '\\n' .. ARGV[1])
-return seq
-`;
-
-type StoredPayload = Omit<OperationEvent, 'id'>;
-
-type RedisWithPublish = Redis & {
-  jeexPublish(seqKey: string, streamKey: string, channel: string, payload: string, maxLen: number, ttl: number): Promise<number>;
-};
+/** Channels whose newest fan-out is waiting for Redis; beyond it the oldest waiting is dropped (streams resume from PostgreSQL). */
+const MAX_UNSENT_CHANNELS = 10_000;
 
 function unavailable(error: unknown): ServiceUnavailableError {
   return new ServiceUnavailableError('redis', 'The event bus is unavailable', { cause: error });
 }
 
-/** Events through Redis: history in a capped stream per operation, live fan-out by pub/sub. */
+export interface RedisBusOptions {
+  /** How often fan-outs Redis refused are tried again. */
+  readonly retryMs?: number;
+  /** Told once per failed fan-out (the caller throttles its log). */
+  readonly onPublishFailure?: (error: unknown) => void;
+}
+
+/**
+ * Live fan-out through Redis pub/sub: one PUBLISH per committed event, one shared subscriber
+ * per process (docs/adr/0016). Redis holds no history and no sequence: losing it loses no
+ * event. A PUBLISH that fails is kept (the newest per channel is enough: a subscriber that
+ * sees an id skip reads the missing ones from PostgreSQL) and sent again when Redis answers.
+ */
 export class RedisEventBus implements EventBus {
   readonly mode = 'redis' as const;
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly ready = new Map<string, Promise<void>>();
   private readonly disconnectHandlers: Array<() => void> = [];
-  private readonly commands: RedisWithPublish;
+  private readonly unsent = new Map<string, { readonly id: number; readonly payload: string }>();
+  private readonly retryTimer: NodeJS.Timeout;
+  private retrying = false;
 
   constructor(
-    commands: Redis,
+    private readonly commands: Redis,
     private readonly subscriber: Redis,
-    private readonly retain: number,
-    private readonly ttlSeconds = 24 * 60 * 60,
+    private readonly options: RedisBusOptions = {},
   ) {
-    commands.defineCommand('jeexPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
-    this.commands = commands as RedisWithPublish;
     subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
     // A lost subscriber connection may have dropped messages: end the open streams so their
     // clients reconnect and resume from their last id instead of silently missing events.
     subscriber.on('close', () => {
       for (const handler of this.disconnectHandlers) handler();
     });
+    this.retryTimer = setInterval(() => void this.retryUnsent(), options.retryMs ?? 1_000);
+    this.retryTimer.unref();
+  }
+
+  /** Fan-outs waiting for Redis (for health details and tests). */
+  get unsentCount(): number {
+    return this.unsent.size;
   }
 
   private dispatch(channel: string, message: string): void {
     const listeners = this.listeners.get(channel);
     if (!listeners || listeners.size === 0) return;
-    const newline = message.indexOf('\n');
-    const event: OperationEvent = { id: Number(message.slice(0, newline)), ...(JSON.parse(message.slice(newline + 1)) as StoredPayload) };
+    const event = JSON.parse(message) as StreamEvent;
     for (const listener of listeners) listener(event);
   }
 
-  async publish(key: OperationKey, input: EventInput): Promise<OperationEvent> {
-    const payload: StoredPayload = { ...input, operation_id: key.operationId, created_at: new Date().toISOString() };
-    const base = tag(key);
+  async publish(channel: string, event: StreamEvent): Promise<void> {
+    const payload = JSON.stringify(event);
     try {
-      const seq = await this.commands.jeexPublish(
-        `${base}:seq`,
-        `${base}:events`,
-        base,
-        JSON.stringify(payload),
-        this.retain,
-        this.ttlSeconds,
-      );
-      return { id: Number(seq), ...payload };
+      await this.commands.publish(redisChannel(channel), payload);
+      const waiting = this.unsent.get(channel);
+      if (waiting && waiting.id <= event.id) this.unsent.delete(channel);
     } catch (error) {
-      throw unavailable(error);
+      this.keepUnsent(channel, event.id, payload);
+      this.options.onPublishFailure?.(error);
     }
   }
 
-  async history(key: OperationKey, afterId: number): Promise<History> {
-    const stream = `${tag(key)}:events`;
-    let results: Array<[Error | null, unknown]> | null;
-    try {
-      results = await this.commands.pipeline().xrange(stream, '-', '+', 'COUNT', 1).xrange(stream, `(0-${afterId}`, '+').exec();
-    } catch (error) {
-      throw unavailable(error);
+  private keepUnsent(channel: string, id: number, payload: string): void {
+    const waiting = this.unsent.get(channel);
+    if (waiting && waiting.id > id) return;
+    this.unsent.delete(channel);
+    this.unsent.set(channel, { id, payload });
+    if (this.unsent.size > MAX_UNSENT_CHANNELS) {
+      const oldest = this.unsent.keys().next().value;
+      if (oldest !== undefined) this.unsent.delete(oldest);
     }
-    const failed = results?.find(([err]) => err !== null);
-    if (!results || failed) throw unavailable(failed?.[0]);
-    const toEvent = ([id, fields]: [string, string[]]): OperationEvent => ({
-      id: Number(id.split('-')[1]),
-      ...(JSON.parse(fields[1] ?? '{}') as StoredPayload),
-    });
-    type Entries = Array<[string, string[]]>;
-    const oldest = ((results[0]?.[1] ?? []) as Entries)[0];
-    const oldestId = oldest ? Number(oldest[0].split('-')[1]) : undefined;
-    const events = ((results[1]?.[1] ?? []) as Entries).map(toEvent);
-    return { events, reset: oldestId !== undefined && afterId + 1 < oldestId ? { oldest_id: String(oldestId) } : null };
   }
 
-  async subscribe(key: OperationKey, listener: Listener): Promise<() => void> {
+  private async retryUnsent(): Promise<void> {
+    if (this.retrying || this.unsent.size === 0 || this.commands.status !== 'ready') return;
+    this.retrying = true;
+    try {
+      for (const [channel, waiting] of [...this.unsent]) {
+        await this.commands.publish(redisChannel(channel), waiting.payload);
+        if (this.unsent.get(channel) === waiting) this.unsent.delete(channel);
+      }
+    } catch {
+      // Still away: the next tick tries again.
+    } finally {
+      this.retrying = false;
+    }
+  }
+
+  async subscribe<E extends StreamEvent>(channel: string, listener: Listener<E>): Promise<() => void> {
     if (this.subscriber.status !== 'ready') throw unavailable(new Error(`subscriber connection is ${this.subscriber.status}`));
-    const channel = tag(key);
-    let set = this.listeners.get(channel);
+    const name = redisChannel(channel);
+    const l = listener as Listener;
+    let set = this.listeners.get(name);
     if (!set) {
       set = new Set();
-      this.listeners.set(channel, set);
+      this.listeners.set(name, set);
       // Later subscribers of the same channel wait for the same acknowledgement.
       this.ready.set(
-        channel,
-        this.subscriber.subscribe(channel).then(() => undefined),
+        name,
+        this.subscriber.subscribe(name).then(() => undefined),
       );
     }
-    set.add(listener);
+    set.add(l);
     try {
-      await this.ready.get(channel);
+      await this.ready.get(name);
     } catch (error) {
-      this.release(channel, listener);
+      this.release(name, l);
       throw unavailable(error);
     }
-    return () => this.release(channel, listener);
+    return () => this.release(name, l);
   }
 
-  private release(channel: string, listener: Listener): void {
-    const set = this.listeners.get(channel);
+  private release(name: string, listener: Listener): void {
+    const set = this.listeners.get(name);
     if (!set) return;
     set.delete(listener);
     if (set.size === 0) {
-      this.listeners.delete(channel);
-      this.ready.delete(channel);
-      this.subscriber.unsubscribe(channel).catch(() => undefined);
+      this.listeners.delete(name);
+      this.ready.delete(name);
+      this.subscriber.unsubscribe(name).catch(() => undefined);
     }
   }
 
-  subscriberCount(key: OperationKey): number {
-    return this.listeners.get(tag(key))?.size ?? 0;
+  subscriberCount(channel: string): number {
+    return this.listeners.get(redisChannel(channel))?.size ?? 0;
   }
 
   onDisconnect(handler: () => void): void {
@@ -144,6 +144,7 @@ export class RedisEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.retryTimer);
     this.listeners.clear();
   }
 }

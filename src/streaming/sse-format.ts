@@ -1,12 +1,22 @@
-import type { OperationEvent } from './events.js';
+import type { OperationEvent, ReplayedEvent } from './events.js';
 
 /*
  * Server-Sent Events framing (WHATWG HTML §9.2). Every field value here is JSON or a number,
  * which never contains a newline, so each frame is exactly one `data:` line.
  */
 
-export function eventFrame(event: OperationEvent): string {
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+/**
+ * The frame of an operation event; its `data:` line is the event as JSON, fields in the order
+ * of `OperationEvent`. An event read back from the history brings its `data` as the JSON text
+ * stored (`dataJson`), used as is: a replay neither parses nor re-serialises up to 64 KiB per
+ * event (docs/adr/0016).
+ */
+export function eventFrame(event: OperationEvent | ReplayedEvent): string {
+  const data = 'dataJson' in event ? event.dataJson : JSON.stringify(event.data ?? null);
+  return (
+    `id: ${event.id}\nevent: ${event.type}\ndata: {"id":${event.id},"operation_id":${JSON.stringify(event.operation_id)},` +
+    `"type":${JSON.stringify(event.type)},"data":${data},"status":${JSON.stringify(event.status)},"created_at":"${event.created_at}"}\n\n`
+  );
 }
 
 /** A stream-level notice without an id, so the client's Last-Event-ID is left as it was. */

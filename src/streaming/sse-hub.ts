@@ -1,8 +1,7 @@
-import type { ServerResponse } from 'node:http';
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
-import { type CloseReason, SseConnection } from './sse-connection.js';
+import { type CloseReason, SseConnection, type SseSink } from './sse-connection.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,15 +14,15 @@ export class SseHub {
   private readonly open = new Set<SseConnection>();
 
   constructor(
-    private readonly keepaliveMs: number,
-    private readonly maxBufferBytes: number,
+    readonly keepaliveMs: number,
+    readonly maxBufferBytes: number,
   ) {}
 
   get size(): number {
     return this.open.size;
   }
 
-  connect(res: ServerResponse, onClose: (reason: CloseReason) => void): SseConnection {
+  connect(res: SseSink, onClose: (reason: CloseReason) => void): SseConnection {
     const connection: SseConnection = new SseConnection(res, {
       keepaliveMs: this.keepaliveMs,
       maxBufferBytes: this.maxBufferBytes,

@@ -22,7 +22,14 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     audience: config.jwtAudience,
     expiresInMinutes: config.accessTokenExpireMinutes,
   });
-  const built = buildServices({ db: app.db, bus: app.eventBus, vectors: app.vectors, tokens, log: app.log });
+  const built = buildServices({
+    db: app.db,
+    bus: app.eventBus,
+    vectors: app.vectors,
+    tokens,
+    log: app.log,
+    replayEvents: config.sseReplayEvents,
+  });
   app.decorate('services', built);
   // The one background job among the services: deleted projects' vectors still owed
   // (docs/adr/0017-no-leaks-no-races.md). It starts once the app is ready — what a previous

@@ -27,7 +27,7 @@ declare module 'fastify' {
  */
 const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   if (config.redisUrl === undefined) {
-    const bus = new InProcessEventBus(config.sseReplayEvents);
+    const bus = new InProcessEventBus();
     app.decorate('redis', null);
     app.decorate('eventBus', bus);
     app.addHook('onClose', () => bus.close());
@@ -58,7 +58,10 @@ const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config
   const connected = (client: Redis) => new Promise<void>((resolve) => client.once('ready', () => resolve()));
   await Promise.race([Promise.all([connected(commands), connected(subscriber)]), sleep(1_000)]);
 
-  const bus = new RedisEventBus(commands, subscriber, config.sseReplayEvents);
+  const bus = new RedisEventBus(commands, subscriber, {
+    onPublishFailure: (error) =>
+      warn('redis-fanout', { reason: error instanceof Error ? error.message : String(error) }, 'event fan-out deferred: redis refused it'),
+  });
   app.decorate('redis', commands);
   app.decorate('eventBus', bus);
 
@@ -83,7 +86,7 @@ const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config
     required: false,
     run: async () => ({
       status: subscriber.status === 'ready' ? 'healthy' : 'unhealthy',
-      details: { mode: 'redis', subscriber: subscriber.status },
+      details: { mode: 'redis', subscriber: subscriber.status, unsent: bus.unsentCount },
       ...(subscriber.status === 'ready' ? {} : { error: `subscriber ${subscriber.status}` }),
     }),
   });

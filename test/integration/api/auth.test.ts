@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { createUser, type TestUser } from '../../helpers/factories.js';
@@ -13,11 +13,6 @@ beforeAll(async () => {
   db = await createTestDatabase();
   server = await startApp({ DATABASE_URL: db.url });
   user = await createUser(server, 'Alice');
-});
-
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
 });
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');

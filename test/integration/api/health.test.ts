@@ -29,6 +29,11 @@ describe('GET /api/v1/health (docs/adr/0011: public and unlimited, so cheap)', (
     const burst = await Promise.all(Array.from({ length: 20 }, () => server.request('/api/v1/health')));
     expect(burst.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect((await pings(redis.url)) - before).toBe(1);
+    type Components = Array<{ name: string; details: Record<string, unknown> | null }>;
+    const bodies = (await Promise.all(burst.map((r) => r.json()))) as Array<{ components: Components }>;
+    const components = bodies.flatMap((b) => b.components);
+    // REDIS_MAX_CONNECTIONS bounds what the process opens (two, whatever the number of streams).
+    expect(components.find((c) => c.name === 'redis')?.details).toMatchObject({ connections: 2, max_connections: 50 });
 
     for (let i = 0; i < 5; i++) expect((await server.request('/api/v1/health/ready')).status).toBe(200);
     expect((await pings(redis.url)) - before).toBe(1);

@@ -27,6 +27,8 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
+const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0003_vector_purges'];
+
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
     const { rows } = await sql<{ version: string }>`select version()`.execute(db);
@@ -34,15 +36,36 @@ describe('migrations', () => {
   });
 
   it('go up from empty, down to empty, and up again', async () => {
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema', 'Up 0003_vector_purges']);
-    expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users', 'vector_purges']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'operation_events',
+      'operations',
+      'project_members',
+      'projects',
+      'users',
+      'vector_purges',
+    ]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([]);
-    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0003_vector_purges']);
-    expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0003_vector_purges']);
-    expect(await migrateDown(db as Kysely<unknown>, true)).toEqual(['Down 0003_vector_purges', 'Down 0001_initial_schema']);
+    expect(await migrateDown(db as Kysely<unknown>, true)).toEqual([...ALL_UP].reverse().map((m) => m.replace('Up', 'Down')));
     expect(await tables()).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0001_initial_schema', 'Up 0003_vector_purges']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
+  });
+
+  it('0003 goes down alone: the vector purge queue is gone, everything else stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0003_vector_purges']);
+    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
+  });
+
+  it('0002 goes down alone: the event log and the sequence columns are gone, operations stay', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0002_operation_events']);
+    expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);
+    const { rows } = await sql<{ name: string }>`
+      select column_name as name from information_schema.columns where table_name = 'operations' and column_name like '%event%'`.execute(
+      db,
+    );
+    expect(rows).toEqual([]);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0002_operation_events', 'Up 0003_vector_purges']);
   });
 
   it('are applied once when two runners start at the same time (advisory lock)', async () => {
@@ -50,7 +73,7 @@ describe('migrations', () => {
     const other = testKysely(tdb.url);
     try {
       const [a, b] = await Promise.all([migrateToLatest(db as Kysely<unknown>), migrateToLatest(other as Kysely<unknown>)]);
-      expect([...a, ...b]).toEqual(['Up 0001_initial_schema', 'Up 0003_vector_purges']);
+      expect([...a, ...b]).toEqual(ALL_UP);
     } finally {
       await other.destroy();
     }

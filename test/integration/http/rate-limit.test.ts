@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RunningApp, startApp as StartApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import type { TestUser } from '../../helpers/factories.js';
+import { closeWhenFileEnds } from '../../helpers/fixtures.js';
 import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
 
 /** Reads the app's counters in-process (the app's instruments use the global meter provider). */
@@ -35,13 +36,13 @@ let startApp: typeof StartApp;
 let factories: typeof import('../../helpers/factories.js');
 let db: TestDatabase;
 let redis: RedisServer;
-const apps: RunningApp[] = [];
 
 beforeAll(async () => {
   ({ startApp } = await import('../../helpers/build-app.js'));
   factories = await import('../../helpers/factories.js');
   db = await createTestDatabase();
   redis = await startRedisServer();
+  closeWhenFileEnds(redis.stop); // after the apps on it (fixtures close last first)
 });
 
 // Every test starts from empty counters (this file's own Redis; all requests come from 127.0.0.1).
@@ -51,16 +52,8 @@ beforeEach(async () => {
   client.disconnect();
 });
 
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await redis?.stop();
-  await db?.drop();
-});
-
 async function app(env: Record<string, string>): Promise<RunningApp> {
-  const a = await startApp({ DATABASE_URL: db.url, REDIS_URL: redis.url, RATE_LIMIT_WINDOW_MS: '1000', ...env });
-  apps.push(a);
-  return a;
+  return startApp({ DATABASE_URL: db.url, REDIS_URL: redis.url, RATE_LIMIT_WINDOW_MS: '1000', ...env });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

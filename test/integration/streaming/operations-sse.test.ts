@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { operationChannel } from '../../../src/streaming/events.js';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { addMember, createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
@@ -34,7 +35,7 @@ async function publish(op: string, body: Record<string, unknown>, user: TestUser
   return server.request(eventsPath(op), json(user, body));
 }
 
-const key = (op: string) => ({ projectId: project.id, operationId: op });
+const channel = (op: string) => operationChannel({ projectId: project.id, operationId: op });
 
 describe('operations', () => {
   it('POST creates a pending operation; GET returns it; a terminal status ends it', async () => {
@@ -186,10 +187,10 @@ describe('the event stream (REQ-006)', () => {
   it('when the client goes away, its subscription is released within 1 s', async () => {
     const op = await createOperation();
     const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
-    await until(() => server.app.eventBus.subscriberCount(key(op)) === 1);
+    await until(() => server.app.eventBus.subscriberCount(channel(op)) === 1);
     expect(server.app.streams.size).toBeGreaterThanOrEqual(1);
     stream.close();
-    const took = await until(() => server.app.eventBus.subscriberCount(key(op)) === 0);
+    const took = await until(() => server.app.eventBus.subscriberCount(channel(op)) === 0);
     expect(took).toBeLessThan(1000);
   });
 

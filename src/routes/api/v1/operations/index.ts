@@ -1,10 +1,9 @@
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Operation } from '../../../../db/types.js';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
-import { isTerminal, type OperationEvent } from '../../../../streaming/events.js';
-import type { SseConnection } from '../../../../streaming/sse-connection.js';
-import { retryFrame } from '../../../../streaming/sse-format.js';
+import { isTerminal, type OperationStreamEvent, operationChannel } from '../../../../streaming/events.js';
+import { eventFrame } from '../../../../streaming/sse-format.js';
+import { serveEventStream } from '../../../../streaming/sse-response.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
 import { EventCreate, EventPublic, OperationCreate, OperationParams, OperationPublic, StreamHeaders, StreamQuery } from './schemas.js';
 
@@ -23,8 +22,6 @@ function toPublic(o: Operation) {
   };
 }
 
-/** How long a browser waits before reconnecting after the stream drops. */
-const RETRY_MS = 2_000;
 const tags = ['operations'];
 
 /** docs/contract.md §5 Operations and progress streaming (REQ-006, PERF-002). */
@@ -119,68 +116,18 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const scope = scopeOf(request);
       const operation = await service.get(scope, request.params.operation_id);
       const headerId = request.headers['last-event-id'];
-      const after = headerId !== undefined ? Number(headerId) : (request.query.last_event_id ?? 0);
-      const key = { projectId: scope.projectId, operationId: operation.id };
-
-      // Subscribe before reading the history, buffer what arrives meanwhile, then replay and
-      // drain the buffer: nothing published during the hand-over is lost, and the connection
-      // drops duplicates by id.
-      let connection: SseConnection | undefined;
-      const buffered: OperationEvent[] = [];
-      const deliver = (event: OperationEvent) => {
-        if (!connection) {
-          buffered.push(event);
-          return;
-        }
-        connection.sendEvent(event);
-        if (isTerminal(event.status)) connection.close('completed');
-      };
-      const unsubscribe = await app.eventBus.subscribe(key, deliver);
-      let history: Awaited<ReturnType<typeof app.eventBus.history>>;
-      try {
-        history = await app.eventBus.history(key, after);
-      } catch (error) {
-        unsubscribe();
-        throw error;
-      }
-
-      reply.hijack();
-      // Hijacked: Fastify no longer sends the headers the chain set (security, CORS, correlation id).
-      reply.raw.writeHead(200, {
-        ...(reply.getHeaders() as OutgoingHttpHeaders),
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        'x-accel-buffering': 'no',
-        connection: 'keep-alive',
+      const afterId = headerId !== undefined ? Number(headerId) : (request.query.last_event_id ?? 0);
+      const channel = operationChannel({ projectId: scope.projectId, operationId: operation.id });
+      await serveEventStream<OperationStreamEvent>(request, reply, {
+        hub: app.streams,
+        history: service.history(scope, operation.id),
+        live: { subscribe: (listener) => app.eventBus.subscribe(channel, listener) },
+        isTerminal: (event) => isTerminal(event.status),
+        frame: eventFrame,
+        afterId,
+        endedBefore: isTerminal(operation.status),
+        logFields: { operation_id: operation.id },
       });
-      // A stream lives for minutes and there may be thousands: keep only what the close log
-      // needs, not the request with its user and project rows (PERF-002, bench `sse-fanout`).
-      const log = request.log;
-      const correlationId = request.id;
-      const operationId = operation.id;
-      const ended = isTerminal(operation.status);
-      request.user = null;
-      request.projectRow = null;
-      const opened = performance.now();
-      connection = app.streams.connect(reply.raw, (reason) => {
-        unsubscribe();
-        log.info(
-          {
-            correlation_id: correlationId,
-            operation_id: operationId,
-            reason,
-            last_event_id: connection?.lastId,
-            duration_ms: Math.round(performance.now() - opened),
-          },
-          'event stream closed',
-        );
-      });
-      connection.lastId = after;
-      connection.write(retryFrame(RETRY_MS));
-      if (history.reset) connection.sendNotice('reset', history.reset);
-      for (const event of [...history.events, ...buffered.splice(0)]) deliver(event);
-      // An operation that ended before this request, whose terminal event is no longer retained.
-      if (ended) connection.close('completed');
     },
   );
 };
