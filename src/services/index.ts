@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -11,6 +12,7 @@ import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectsService } from './projects.service.js';
+import { VectorPurgeService } from './vector-purges.service.js';
 
 /** What the composition root is built from: the infrastructure plugins' handles. */
 export interface ServiceDependencies {
@@ -19,6 +21,7 @@ export interface ServiceDependencies {
   /** Null without a vector store (QDRANT_URL unset: development, test). */
   readonly vectors: VectorsRepository | null;
   readonly tokens: TokenService;
+  readonly log: FastifyBaseLogger;
   /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
   readonly replayEvents: number;
 }
@@ -33,6 +36,8 @@ export interface Services {
   readonly operations: OperationsService;
   /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
   readonly streamAccess: StreamAccess;
+  /** Vector deletions owed for deleted projects (a background sweep; null without a vector store). */
+  readonly vectorPurges: VectorPurgeService | null;
 }
 
 /**
@@ -42,14 +47,16 @@ export interface Services {
  * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
  * other place they are built.
  */
-export function buildServices({ db, bus, vectors, tokens, replayEvents }: ServiceDependencies): Services {
+export function buildServices({ db, bus, vectors, tokens, log, replayEvents }: ServiceDependencies): Services {
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
+  const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
   return Object.freeze({
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects),
-    projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
+    projects: new ProjectsService(db, vectorPurges, new AccessNotices(bus)),
+    vectorPurges,
     documents: new DocumentsService(db),
     operations: new OperationsService(db, bus, { replayEvents }),
     streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
