@@ -121,12 +121,23 @@ export interface OperationEventsTable {
   createdAt: CreatedAt;
 }
 
+/** Vector deletions owed for deleted projects (migration 0003). */
+export interface VectorPurgesTable {
+  projectId: string;
+  language: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  lastError: string | null;
+  nextAttemptAt: ColumnType<Date, Date | string | undefined, Date | string>;
+  createdAt: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   projects: ProjectsTable;
   projectMembers: ProjectMembersTable;
   documentVersions: DocumentVersionsTable;
   operations: OperationsTable;
+  vectorPurges: VectorPurgesTable;
   operationEvents: OperationEventsTable;
   operationLeases: OperationLeasesTable;
 }

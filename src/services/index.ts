@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -13,6 +14,7 @@ import { DocumentsService } from './documents.service.js';
 import { LeasesService } from './leases.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectsService } from './projects.service.js';
+import { VectorPurgeService } from './vector-purges.service.js';
 
 /** What the composition root is built from: the infrastructure plugins' handles. */
 export interface ServiceDependencies {
@@ -21,6 +23,7 @@ export interface ServiceDependencies {
   /** Null without a vector store (QDRANT_URL unset: development, test). */
   readonly vectors: VectorsRepository | null;
   readonly tokens: TokenService;
+  readonly log: FastifyBaseLogger;
   /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
   readonly replayEvents: number;
   /** Leases before an operation fails (WORKER_MAX_ATTEMPTS). */
@@ -41,6 +44,8 @@ export interface Services {
   readonly leases: LeasesService;
   /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
   readonly streamAccess: StreamAccess;
+  /** Vector deletions owed for deleted projects (a background sweep; null without a vector store). */
+  readonly vectorPurges: VectorPurgeService | null;
 }
 
 /**
@@ -51,9 +56,10 @@ export interface Services {
  * other place they are built.
  */
 export function buildServices(deps: ServiceDependencies): Services {
-  const { db, bus, vectors, tokens, replayEvents } = deps;
+  const { db, bus, vectors, tokens, log, replayEvents } = deps;
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
+  const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
   const operations = new OperationsService(db, bus, {
     replayEvents,
     ...(deps.workerMaxAttempts !== undefined ? { maxAttempts: deps.workerMaxAttempts } : {}),
@@ -62,7 +68,8 @@ export function buildServices(deps: ServiceDependencies): Services {
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects, new LeasesRepository(db)),
-    projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
+    projects: new ProjectsService(db, vectorPurges, new AccessNotices(bus)),
+    vectorPurges,
     documents: new DocumentsService(db),
     operations,
     leases: new LeasesService(db, operations, tokens, bus, {

@@ -27,7 +27,7 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0004_worker_leases'];
+const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0003_vector_purges', 'Up 0004_worker_leases'];
 
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
@@ -45,6 +45,7 @@ describe('migrations', () => {
       'project_members',
       'projects',
       'users',
+      'vector_purges',
     ]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([]);
     expect(await migrateDown(db as Kysely<unknown>, true)).toEqual([...ALL_UP].reverse().map((m) => m.replace('Up', 'Down')));
@@ -54,12 +55,25 @@ describe('migrations', () => {
 
   it('0004 goes down alone: the lease table and columns are gone, the event log stays', async () => {
     expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0004_worker_leases']);
-    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'operation_events',
+      'operations',
+      'project_members',
+      'projects',
+      'users',
+      'vector_purges',
+    ]);
     const { rows } = await sql<{ name: string }>`
       select column_name as name from information_schema.columns
       where (table_name = 'operations' and (column_name like 'lease%' or column_name in ('attempt', 'cancel_requested')))
          or (table_name = 'operation_events' and column_name in ('client_seq', 'worker'))`.execute(db);
     expect(rows).toEqual([]);
+  });
+
+  it('0003 goes down alone: the vector purge queue is gone, everything else stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0003_vector_purges']);
+    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
   });
 
   it('0002 goes down alone: the event log and the sequence columns are gone, operations stay', async () => {
@@ -70,7 +84,11 @@ describe('migrations', () => {
       db,
     );
     expect(rows).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0002_operation_events', 'Up 0004_worker_leases']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([
+      'Up 0002_operation_events',
+      'Up 0003_vector_purges',
+      'Up 0004_worker_leases',
+    ]);
   });
 
   it('are applied once when two runners start at the same time (advisory lock)', async () => {
