@@ -123,14 +123,18 @@ export class OperationsService {
     };
     let appended: OperationEvent[];
     try {
-      appended = await this.db.transaction().execute(async (tx) => {
-        const events = new OperationEventsRepository(tx);
-        const first = await events.append(scope, operationId, event, this.retention);
-        if (!first) return [];
-        if (status !== 'cancelled') return [first];
-        const last = await this.appendOwn(tx, scope, operationId, 'operation.cancelled', { reason: 'cancelled' }, 'cancelled');
-        return last ? [first, last] : [first];
-      });
+      if (status !== 'cancelled') {
+        // The common case stays one statement, no transaction round trips (docs/adr/0016).
+        const only = await this.events.append(scope, operationId, event, this.retention);
+        appended = only ? [only] : [];
+      } else {
+        appended = await this.db.transaction().execute(async (tx) => {
+          const first = await new OperationEventsRepository(tx).append(scope, operationId, event, this.retention);
+          if (!first) return [];
+          const last = await this.appendOwn(tx, scope, operationId, 'operation.cancelled', { reason: 'cancelled' }, 'cancelled');
+          return last ? [first, last] : [first];
+        });
+      }
     } catch (error) {
       // Two publishes of one `seq` at once: the unique index lets one in; the other reads it.
       if ((error as { code?: string }).code !== UNIQUE_VIOLATION || input.seq === undefined) throw error;
