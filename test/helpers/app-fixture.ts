@@ -3,7 +3,7 @@ import type { Env } from '../../src/config.js';
 import { type RunningApp, startApp } from './build-app.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createProject, createUser, type TestProject, type TestUser } from './factories.js';
-import { closeWhenFileEnds } from './fixtures.js';
+import { closeWhenFileEnds, filledByBeforeAll } from './fixtures.js';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 
 /*
@@ -31,20 +31,6 @@ export interface ProjectNames {
   readonly owner?: string;
   /** The project's name (createProject's default when absent). */
   readonly project?: string;
-}
-
-/** A value a `beforeAll` sets; reading it earlier is a mistake in the test file, said plainly. */
-function filledByBeforeAll<T>(fixture: string): { set: (value: T) => void; get: () => T } {
-  let value: T | undefined;
-  return {
-    set: (v) => {
-      value = v;
-    },
-    get: () => {
-      if (value === undefined) throw new Error(`${fixture}: read before its beforeAll ran (read it inside a hook or a test)`);
-      return value;
-    },
-  };
 }
 
 /** A fresh migrated database and the real app on it (DATABASE_URL set), started before the file's tests. */
