@@ -78,3 +78,23 @@ export function useTracedServer(
     },
   };
 }
+
+/**
+ * A project (named `name`) and an operation in it, created through the API with the fixture's
+ * token: the arrange step of the telemetry tests that need an operation to stream or publish to.
+ */
+export async function createProjectOperation(
+  traced: TracedServerFixture,
+  name: string,
+): Promise<{ project: { id: string }; op: { id: string } }> {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${traced.base}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${traced.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return (await res.json()) as { id: string };
+  };
+  const project = await post('/api/v1/projects', { name });
+  return { project, op: await post(`/api/v1/projects/${project.id}/operations`, { kind: 'x' }) };
+}

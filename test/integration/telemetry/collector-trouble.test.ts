@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ReceiverMode } from '../../helpers/otlp-receiver.js';
 import { freePort } from '../../helpers/server-process.js';
-import { useTracedServer } from '../../helpers/traced-server.js';
+import { createProjectOperation, useTracedServer } from '../../helpers/traced-server.js';
 import { until } from '../../helpers/wait.js';
 
 /*
@@ -50,16 +50,7 @@ async function telemetry(): Promise<{ status: string | undefined; failed: number
 describe('telemetry isolated from serving', () => {
   it('a server error (5xx) is an ERROR span with the exception recorded', async () => {
     const auth = { authorization: `Bearer ${traced.token}`, 'content-type': 'application/json' };
-    const project = (await (
-      await fetch(`${traced.base}/api/v1/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'E' }) })
-    ).json()) as { id: string };
-    const op = (await (
-      await fetch(`${traced.base}/api/v1/projects/${project.id}/operations`, {
-        method: 'POST',
-        headers: auth,
-        body: JSON.stringify({ kind: 'x' }),
-      })
-    ).json()) as { id: string };
+    const { project, op } = await createProjectOperation(traced, 'E');
     // Opening a stream needs the bus (Redis is unreachable here); publishing no longer does:
     // events are kept in PostgreSQL (docs/adr/0016).
     const res = await fetch(`${traced.base}/api/v1/projects/${project.id}/operations/${op.id}/events`, {

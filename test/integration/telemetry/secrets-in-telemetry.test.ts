@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import type { ReceivedSpan } from '../../helpers/otlp-receiver.js';
 import { openStream } from '../../helpers/sse-client.js';
-import { useTracedServer } from '../../helpers/traced-server.js';
+import { createProjectOperation, useTracedServer } from '../../helpers/traced-server.js';
 import { until } from '../../helpers/wait.js';
 
 /*
@@ -33,16 +33,7 @@ describe('secrets and payloads in telemetry and logs (docs/contract.md §6)', ()
   it('when streams take the token in ?access_token= and ?access%5Ftoken= and an event carries a payload, no span and no log line holds the token or the payload in any form', async () => {
     const auth = { authorization: `Bearer ${traced.token}`, 'content-type': 'application/json' };
     const payload = `PAYLOAD-${randomUUID()}`;
-    const project = (await (
-      await fetch(`${traced.base}/api/v1/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'Leaks' }) })
-    ).json()) as { id: string };
-    const op = (await (
-      await fetch(`${traced.base}/api/v1/projects/${project.id}/operations`, {
-        method: 'POST',
-        headers: auth,
-        body: JSON.stringify({ kind: 'x' }),
-      })
-    ).json()) as { id: string };
+    const { project, op } = await createProjectOperation(traced, 'Leaks');
     const eventsPath = `/api/v1/projects/${project.id}/operations/${op.id}/events`;
 
     // An event whose payload must reach the stream and nothing else (the Redis script's arguments).
