@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './lib/logger.js';
+import retentionSweep from './plugins/app/retention-sweep.js';
 import services from './plugins/app/services.js';
 import auth from './plugins/http/auth.js';
 import { correlationId, correlationIdFor } from './plugins/http/correlation-id.js';
@@ -21,6 +22,7 @@ import postgres from './plugins/infra/postgres.js';
 import qdrant from './plugins/infra/qdrant.js';
 import redis from './plugins/infra/redis.js';
 import telemetry from './plugins/infra/telemetry.js';
+import auditRoutes from './routes/api/v1/audit/index.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
@@ -79,6 +81,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   // The composition root: every repository and service, built once (src/services/index.ts).
   await app.register(services, { config });
+  // Audit entries and idempotency keys past their retention, hourly (docs/adr/0021).
+  await app.register(retentionSweep, { config });
 
   // What the chain's stateful steps need (their stores, request decorators).
   await app.register(rateLimit, { config });
@@ -125,6 +129,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(projectRoutes, { prefix: '/api/v1' });
   await app.register(documentRoutes, { prefix: '/api/v1' });
   await app.register(operationRoutes, { prefix: '/api/v1' });
+  await app.register(auditRoutes, { prefix: '/api/v1' });
 
   return app as unknown as App;
 }

@@ -1,29 +1,53 @@
 import type { Kysely } from 'kysely';
 import type { ProjectScope } from '../access/project-scope.js';
 import type { Database, DocumentType } from '../db/types.js';
-import { NotFoundError } from '../lib/errors.js';
+import { NotFoundError, PreconditionFailedError } from '../lib/errors.js';
 import { DocumentsRepository } from '../repositories/documents.repository.js';
 import type { Page } from '../repositories/paging.js';
+import { type AuditLog, actorOf } from './audit.service.js';
 
 /** Linear document versioning per (project, type). */
 export class DocumentsService {
   private readonly documents: DocumentsRepository;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
+  ) {
     this.documents = new DocumentsRepository(db);
   }
 
-  /** Appends version previous+1 atomically (the repository serialises writers per type). */
-  append(scope: ProjectScope, documentType: DocumentType, input: { content: string; metadata?: Record<string, unknown> | undefined }) {
-    return this.db.transaction().execute((tx) =>
-      new DocumentsRepository(tx).append(scope, {
+  /**
+   * Appends version previous+1 atomically (the repository serialises writers per type).
+   * `ifMatch`: the id of the version the writer started from (the latest version's ETag); when
+   * another version was written since (or there is none), 412 and nothing is written
+   * (docs/contract.md §12). The check runs under the same lock as the append.
+   */
+  append(
+    scope: ProjectScope,
+    documentType: DocumentType,
+    input: { content: string; metadata?: Record<string, unknown> | undefined },
+    ifMatch?: (latestVersionId: string | undefined) => boolean,
+  ) {
+    return this.db.transaction().execute(async (tx) => {
+      const documents = new DocumentsRepository(tx);
+      const created = await documents.append(
+        scope,
+        { projectId: scope.projectId, documentType, content: input.content, metadata: input.metadata ?? {}, createdBy: scope.userId },
+        ifMatch &&
+          ((latestId) => {
+            if (!ifMatch(latestId)) throw new PreconditionFailedError(`Document ${documentType} has a newer version than that ETag`);
+          }),
+      );
+      await this.audit.record(tx, {
         projectId: scope.projectId,
-        documentType,
-        content: input.content,
-        metadata: input.metadata ?? {},
-        createdBy: scope.userId,
-      }),
-    );
+        actor: actorOf(scope),
+        action: 'document_version.create',
+        target: { type: 'document_version', id: created.id },
+        changes: { document_type: documentType, version: created.version, content_bytes: Buffer.byteLength(created.content) },
+      });
+      return created;
+    });
   }
 
   latest(scope: ProjectScope) {

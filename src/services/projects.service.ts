@@ -2,12 +2,13 @@ import type { Kysely } from 'kysely';
 import type { ProjectScope } from '../access/project-scope.js';
 import { vectorScopeOf } from '../access/vector-scope.js';
 import type { Database, ProjectRole, ProjectStatus } from '../db/types.js';
-import { ConflictError, NotFoundError } from '../lib/errors.js';
+import { ConflictError, NotFoundError, PreconditionFailedError } from '../lib/errors.js';
 import { MembersRepository } from '../repositories/members.repository.js';
 import type { Page } from '../repositories/paging.js';
 import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
+import { type AuditLog, actorOf } from './audit.service.js';
 
 /** Projects and their members: the business rules (REQ-008). */
 export class ProjectsService {
@@ -16,6 +17,7 @@ export class ProjectsService {
 
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
     /** Null or absent without a vector store (QDRANT_URL unset). */
     private readonly vectors: Pick<VectorsRepository, 'purgeProject'> | null = null,
   ) {
@@ -23,23 +25,55 @@ export class ProjectsService {
     this.members = new MembersRepository(db);
   }
 
-  /** The creator becomes owner in the same transaction as the project. */
+  /** The creator becomes owner in the same transaction as the project (and its audit entry). */
   create(userId: string, input: { name: string; language?: string | undefined }) {
-    return this.db
-      .transaction()
-      .execute((tx) =>
-        new ProjectsRepository(tx).createWithOwner({ name: input.name.trim(), language: input.language ?? 'en', createdBy: userId }),
-      );
+    return this.db.transaction().execute(async (tx) => {
+      const project = await new ProjectsRepository(tx).createWithOwner({
+        name: input.name.trim(),
+        language: input.language ?? 'en',
+        createdBy: userId,
+      });
+      await this.audit.record(tx, {
+        projectId: project.id,
+        actor: actorOf({ userId }),
+        action: 'project.create',
+        target: { type: 'project', id: project.id },
+        changes: { name: project.name, language: project.language },
+      });
+      return project;
+    });
   }
 
   list(userId: string, page: Page, status?: ProjectStatus) {
     return this.projects.listForUser(userId, page, status);
   }
 
-  async update(scope: ProjectScope, changes: ProjectChanges) {
-    const project = await this.projects.update(scope, { ...changes, ...(changes.name ? { name: changes.name.trim() } : {}) });
-    if (!project) throw new NotFoundError(`Project ${scope.projectId} not found`);
-    return project;
+  /**
+   * `ifMatch`: the row version the caller last saw (its ETag); when given, a project changed
+   * since is a 412 and nothing is written (docs/contract.md §12).
+   */
+  async update(scope: ProjectScope, input: ProjectChanges, ifMatch?: string) {
+    const changes = { ...input, ...(input.name ? { name: input.name.trim() } : {}) };
+    return this.db.transaction().execute(async (tx) => {
+      const project = await new ProjectsRepository(tx).update(scope, changes, ifMatch);
+      if (!project) {
+        if (ifMatch !== undefined) throw new PreconditionFailedError(`Project ${scope.projectId} has changed since that ETag`);
+        throw new NotFoundError(`Project ${scope.projectId} not found`);
+      }
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'project.update',
+        target: { type: 'project', id: scope.projectId },
+        // The API's field names (docs/contract.md §5), as a reader of the log knows them.
+        changes: {
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.status !== undefined ? { status: changes.status } : {}),
+          ...(changes.currentStep !== undefined ? { current_step: changes.currentStep } : {}),
+        },
+      });
+      return project;
+    });
   }
 
   /**
@@ -48,7 +82,15 @@ export class ProjectsService {
    * (retried in the background, logged) instead of failing the deletion (issue 7).
    */
   async delete(scope: ProjectScope): Promise<void> {
-    if (!(await this.projects.softDelete(scope))) throw new NotFoundError(`Project ${scope.projectId} not found`);
+    await this.db.transaction().execute(async (tx) => {
+      if (!(await new ProjectsRepository(tx).softDelete(scope))) throw new NotFoundError(`Project ${scope.projectId} not found`);
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'project.delete',
+        target: { type: 'project', id: scope.projectId },
+      });
+    });
     await this.vectors?.purgeProject(vectorScopeOf(scope));
   }
 
@@ -66,6 +108,13 @@ export class ProjectsService {
       await members.upsert(scope, userId, role);
       const member = await members.find(scope, userId);
       if (!member) throw new NotFoundError(`User ${userId} is not a member`);
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'member.put',
+        target: { type: 'member', id: userId },
+        changes: { role, ...(roles.has(userId) ? { previous_role: roles.get(userId) } : {}) },
+      });
       return member;
     });
   }
@@ -79,6 +128,13 @@ export class ProjectsService {
       if (role === undefined) throw new NotFoundError(`User ${userId} is not a member of this project`);
       if (role === 'owner') assertAnotherOwner(roles, userId);
       await members.remove(scope, userId);
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'member.delete',
+        target: { type: 'member', id: userId },
+        changes: { previous_role: role },
+      });
     });
   }
 }
