@@ -66,13 +66,13 @@ export class ProjectsRepository extends ScopedRepository {
   }
 
   /**
-   * With `rowVersion`, updates only a row still at that version: under READ COMMITTED a
-   * concurrent writer's UPDATE waits for this one, re-reads the row and then matches nothing,
+   * With `rowVersions`, updates only a row still at one of those versions: under READ COMMITTED
+   * a concurrent writer's UPDATE waits for this one, re-reads the row and then matches nothing,
    * so neither overwrites the other unseen.
    */
-  async update(scope: ProjectScope, changes: ProjectChanges, rowVersion?: string): Promise<ProjectWithRole | undefined> {
+  async update(scope: ProjectScope, changes: ProjectChanges, rowVersions?: readonly string[]): Promise<ProjectWithRole | undefined> {
     let query = this.db.updateTable('projects').set(changes).where('id', '=', scope.projectId).where('isDeleted', '=', false);
-    if (rowVersion !== undefined) query = query.where('rowVersion', '=', rowVersion as never);
+    if (rowVersions !== undefined) query = query.where('rowVersion', 'in', rowVersions);
     const project = await query.returningAll().executeTakeFirst();
     return project && { ...project, role: scope.role };
   }

@@ -49,11 +49,12 @@ export class ProjectsService {
   }
 
   /**
-   * `ifMatch`: the row version the caller last saw (its ETag); when given, a project changed
-   * since is a 412 and nothing is written (docs/contract.md §12).
+   * `ifMatch`: the row versions the caller's If-Match names (from the ETags it saw); when given,
+   * a project at none of them is a 412 and nothing is written (docs/contract.md §12).
    */
-  async update(scope: ProjectScope, input: ProjectChanges, ifMatch?: string) {
+  async update(scope: ProjectScope, input: ProjectChanges, ifMatch?: readonly string[]) {
     const changes = { ...input, ...(input.name ? { name: input.name.trim() } : {}) };
+    if (ifMatch?.length === 0) throw new PreconditionFailedError(`Project ${scope.projectId} does not have that ETag`);
     return this.db.transaction().execute(async (tx) => {
       const project = await new ProjectsRepository(tx).update(scope, changes, ifMatch);
       if (!project) {
