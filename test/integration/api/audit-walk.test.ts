@@ -123,4 +123,27 @@ describe('the audit log over the route table (docs/contract.md §12)', () => {
     }
     expect(wrong).toEqual([]);
   });
+
+  it('every mutating route, when its write fails at COMMIT, leaves no audit entry either (the entry is not written beside the transaction)', async () => {
+    const tables = ['projects', 'project_members', 'document_versions', 'operations'];
+    const wrong: string[] = [];
+    for (const route of mutating) {
+      const params = await fixture();
+      // Deferred: the write and its audit insert both succeed, then COMMIT fails. An entry
+      // written on another connection would survive it.
+      await sql
+        .raw(`create function fail_commit() returns trigger language plpgsql as $$ begin raise exception 'injected at commit'; end $$;
+        ${tables.map((t) => `create constraint trigger fail_commit after insert or update or delete on ${t} deferrable initially deferred for each row execute function fail_commit();`).join('\n')}`)
+        .execute(kysely);
+      try {
+        const before = await snapshot(db.url);
+        const res = await call(route, params);
+        const unchanged = JSON.stringify(await snapshot(db.url)) === JSON.stringify(before);
+        if (res.status !== 500 || !unchanged) wrong.push(`${route.method} ${route.path}: ${res.status}, unchanged: ${unchanged}`);
+      } finally {
+        await sql.raw(`${tables.map((t) => `drop trigger fail_commit on ${t};`).join('\n')} drop function fail_commit();`).execute(kysely);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
 });
