@@ -10,6 +10,17 @@ export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
  */
 export const ABANDONED_CLAIM_SECONDS = 120;
 
+/**
+ * Makes the statement's own (implicit) transaction commit without waiting for the WAL flush:
+ * a claim and a kept response then cost no fsync of their own (bench/RESULTS.md
+ * `safe-writes`: with three synchronous commits per keyed POST instead of one, throughput
+ * fell by about 40 %). Safe for the claim: the write that follows commits synchronously, and
+ * flushing its commit record flushes the earlier claim too. A kept response lost in a database
+ * crash leaves the claim unanswered, which is taken over after ABANDONED_CLAIM_SECONDS, the
+ * same as a process that died before recording it (docs/adr/0021).
+ */
+const ASYNC_COMMIT = sql`(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
+
 export interface IdempotencyRequest {
   readonly caller: string;
   readonly key: string;
@@ -45,7 +56,7 @@ export class IdempotencyRepository {
     for (let attempt = 0; attempt < 3; attempt++) {
       const { rows } = await sql<{ claimed: boolean }>`
         INSERT INTO idempotency_keys (caller, key, method, path, fingerprint)
-        VALUES (${req.caller}, ${req.key}, ${req.method}, ${req.path}, ${req.fingerprint})
+        SELECT ${req.caller}, ${req.key}, ${req.method}, ${req.path}, ${req.fingerprint} FROM ${ASYNC_COMMIT}
         ON CONFLICT (caller, key) DO UPDATE SET
           method = EXCLUDED.method, path = EXCLUDED.path, fingerprint = EXCLUDED.fingerprint,
           status_code = NULL, content_type = NULL, headers = NULL, body = NULL, created_at = now(), completed_at = NULL
@@ -80,18 +91,11 @@ export class IdempotencyRepository {
 
   /** Keeps the response of a claimed key for replays. */
   async complete(caller: string, key: string, response: StoredResponse): Promise<void> {
-    await this.db
-      .updateTable('idempotencyKeys')
-      .set({
-        statusCode: response.statusCode,
-        contentType: response.contentType,
-        headers: JSON.stringify(response.headers),
-        body: response.body,
-        completedAt: sql<Date>`now()`,
-      })
-      .where('caller', '=', caller)
-      .where('key', '=', key)
-      .execute();
+    await sql`
+      UPDATE idempotency_keys SET status_code = ${response.statusCode}, content_type = ${response.contentType},
+        headers = ${JSON.stringify(response.headers)}::jsonb, body = ${response.body}, completed_at = now()
+      FROM ${ASYNC_COMMIT}
+      WHERE caller = ${caller} AND key = ${key}`.execute(this.db);
   }
 
   /** Gives a claimed key back (the request did not succeed): the next request with it runs afresh. */
