@@ -26,6 +26,11 @@ export class IdentityCache {
   ) {}
 
   get(token: string): User | undefined {
+    return this.lookup(token)?.user;
+  }
+
+  /** The cached user with the token's expiry (ms since epoch): a stream ends at that moment (docs/adr/0019). */
+  lookup(token: string): { readonly user: User; readonly expiresAt: number } | undefined {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
     const now = this.clock();
@@ -33,7 +38,7 @@ export class IdentityCache {
       this.entries.delete(token);
       return undefined;
     }
-    return entry.user;
+    return entry;
   }
 
   set(token: string, user: User, expiresAtMs: number): void {

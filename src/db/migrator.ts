@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS } from 'kysely/migration';
 import * as initialSchema from './migrations/0001_initial_schema.js';
 import * as operationEvents from './migrations/0002_operation_events.js';
+import * as vectorPurges from './migrations/0003_vector_purges.js';
 import * as safeWrites from './migrations/0005_safe_writes.js';
 
 /**
@@ -13,6 +14,7 @@ import * as safeWrites from './migrations/0005_safe_writes.js';
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_operation_events': operationEvents,
+  '0003_vector_purges': vectorPurges,
   '0005_safe_writes': safeWrites,
 };
 

@@ -103,6 +103,16 @@ export interface OperationEventsTable {
   createdAt: CreatedAt;
 }
 
+/** Vector deletions owed for deleted projects (migration 0003). */
+export interface VectorPurgesTable {
+  projectId: string;
+  language: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  lastError: string | null;
+  nextAttemptAt: ColumnType<Date, Date | string | undefined, Date | string>;
+  createdAt: CreatedAt;
+}
+
 export interface IdempotencyKeysTable {
   caller: string;
   key: string;
@@ -136,6 +146,7 @@ export interface Database {
   projectMembers: ProjectMembersTable;
   documentVersions: DocumentVersionsTable;
   operations: OperationsTable;
+  vectorPurges: VectorPurgesTable;
   operationEvents: OperationEventsTable;
   idempotencyKeys: IdempotencyKeysTable;
   auditLog: AuditLogTable;

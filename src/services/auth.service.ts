@@ -13,15 +13,18 @@ export class AuthService {
     private readonly users: UsersRepository,
   ) {}
 
-  /** The existing user a valid token names; anything else is the same 401. */
-  async identify(token: string): Promise<User> {
-    const cached = this.cache.get(token);
+  /**
+   * The existing user a valid token names, with the token's expiry (ms since epoch: a stream
+   * ends then, docs/adr/0019); anything else is the same 401.
+   */
+  async identify(token: string): Promise<{ readonly user: User; readonly expiresAt: number }> {
+    const cached = this.cache.lookup(token);
     if (cached) return cached;
     const { sub, expiresAt } = await this.tokens.verifyClaims(token);
     const user = await this.users.findById(sub);
     if (user === undefined) throw new UnauthorizedError('Unknown user');
     this.cache.set(token, user, expiresAt);
-    return user;
+    return { user, expiresAt };
   }
 
   /** Development and test only (the route decides who may call it): upsert by email, sign a token. */

@@ -5,6 +5,7 @@ import { NotFoundError, PreconditionFailedError } from '../lib/errors.js';
 import { DocumentsRepository } from '../repositories/documents.repository.js';
 import type { Page } from '../repositories/paging.js';
 import { type AuditLog, actorOf } from './audit.service.js';
+import { confirmWriteAccess } from './write-access.js';
 
 /** Linear document versioning per (project, type). */
 export class DocumentsService {
@@ -18,10 +19,12 @@ export class DocumentsService {
   }
 
   /**
-   * Appends version previous+1 atomically (the repository serialises writers per type).
-   * `ifMatch`: the id of the version the writer started from (the latest version's ETag); when
-   * another version was written since (or there is none), 412 and nothing is written
-   * (docs/contract.md §12). The check runs under the same lock as the append.
+   * Appends version previous+1 atomically (the repository serialises writers per type). The
+   * caller's editor role in the live project is confirmed under lock first: a version never
+   * lands in a project deleted, or from an editor demoted, after the guard looked.
+   * `ifMatch`: whether the latest version's id (undefined: none) is the one the writer started
+   * from (its ETag); if not, 412 and nothing is written (docs/contract.md §12). The check runs
+   * under the same lock as the append.
    */
   append(
     scope: ProjectScope,
@@ -30,8 +33,8 @@ export class DocumentsService {
     ifMatch?: (latestVersionId: string | undefined) => boolean,
   ) {
     return this.db.transaction().execute(async (tx) => {
-      const documents = new DocumentsRepository(tx);
-      const created = await documents.append(
+      await confirmWriteAccess(tx, scope, 'editor');
+      const created = await new DocumentsRepository(tx).append(
         scope,
         { projectId: scope.projectId, documentType, content: input.content, metadata: input.metadata ?? {}, createdBy: scope.userId },
         ifMatch &&

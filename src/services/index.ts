@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -7,11 +8,13 @@ import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
+import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuditLog } from './audit.service.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectsService } from './projects.service.js';
+import { VectorPurgeService } from './vector-purges.service.js';
 
 /** What the composition root is built from: the infrastructure plugins' handles. */
 export interface ServiceDependencies {
@@ -20,6 +23,7 @@ export interface ServiceDependencies {
   /** Null without a vector store (QDRANT_URL unset: development, test). */
   readonly vectors: VectorsRepository | null;
   readonly tokens: TokenService;
+  readonly log: FastifyBaseLogger;
   /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
   readonly replayEvents: number;
 }
@@ -36,6 +40,10 @@ export interface Services {
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
+  /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
+  readonly streamAccess: StreamAccess;
+  /** Vector deletions owed for deleted projects (a background sweep; null without a vector store). */
+  readonly vectorPurges: VectorPurgeService | null;
 }
 
 /**
@@ -45,18 +53,21 @@ export interface Services {
  * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
  * other place they are built.
  */
-export function buildServices({ db, bus, vectors, tokens, replayEvents }: ServiceDependencies): Services {
+export function buildServices({ db, bus, vectors, tokens, log, replayEvents }: ServiceDependencies): Services {
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
   const audit = new AuditLog(db);
+  const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
   return Object.freeze({
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects),
     audit,
     idempotencyKeys: new IdempotencyRepository(db),
-    projects: new ProjectsService(db, audit, vectors),
+    projects: new ProjectsService(db, audit, vectorPurges, new AccessNotices(bus)),
+    vectorPurges,
     documents: new DocumentsService(db, audit),
     operations: new OperationsService(db, audit, bus, { replayEvents }),
+    streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }

@@ -6,9 +6,12 @@ import { ConflictError, NotFoundError, PreconditionFailedError } from '../lib/er
 import { MembersRepository } from '../repositories/members.repository.js';
 import type { Page } from '../repositories/paging.js';
 import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
+import type { Db } from '../repositories/scoped.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
-import type { VectorsRepository } from '../repositories/vectors.repository.js';
+import type { AccessNotices } from '../streaming/stream-access.js';
 import { type AuditLog, actorOf } from './audit.service.js';
+import type { VectorPurgeService } from './vector-purges.service.js';
+import { confirmWriteAccess, noAccess, roleTooLow } from './write-access.js';
 
 /** Projects and their members: the business rules (REQ-008). */
 export class ProjectsService {
@@ -19,7 +22,9 @@ export class ProjectsService {
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
     /** Null or absent without a vector store (QDRANT_URL unset). */
-    private readonly vectors: Pick<VectorsRepository, 'purgeProject'> | null = null,
+    private readonly vectorPurges: Pick<VectorPurgeService, 'enqueue' | 'purgeNow'> | null = null,
+    /** Tells open streams that someone's access changed (contract §9); null where nothing streams. */
+    private readonly notices: AccessNotices | null = null,
   ) {
     this.projects = new ProjectsRepository(db);
     this.members = new MembersRepository(db);
@@ -49,17 +54,20 @@ export class ProjectsService {
   }
 
   /**
-   * `ifMatch`: the row versions the caller's If-Match names (from the ETags it saw); when given,
-   * a project at none of them is a 412 and nothing is written (docs/contract.md §12).
+   * Editors and owners (docs/contract.md §5); checked again under the row lock, like every write
+   * here. `ifMatch`: the row versions the caller's If-Match names (from the ETags it saw); when
+   * given, a project at none of them is a 412 and nothing is written (docs/contract.md §12).
    */
   async update(scope: ProjectScope, input: ProjectChanges, ifMatch?: readonly string[]) {
     const changes = { ...input, ...(input.name ? { name: input.name.trim() } : {}) };
-    if (ifMatch?.length === 0) throw new PreconditionFailedError(`Project ${scope.projectId} does not have that ETag`);
     return this.db.transaction().execute(async (tx) => {
+      const role = await confirmWriteAccess(tx, scope, 'editor', 'update');
+      if (ifMatch?.length === 0) throw new PreconditionFailedError(`Project ${scope.projectId} does not have that ETag`);
       const project = await new ProjectsRepository(tx).update(scope, changes, ifMatch);
       if (!project) {
+        // The row is locked and live (confirmWriteAccess): only the version can have missed.
         if (ifMatch !== undefined) throw new PreconditionFailedError(`Project ${scope.projectId} has changed since that ETag`);
-        throw new NotFoundError(`Project ${scope.projectId} not found`);
+        throw noAccess(scope);
       }
       await this.audit.record(tx, {
         projectId: scope.projectId,
@@ -73,18 +81,22 @@ export class ProjectsService {
           ...(changes.currentStep !== undefined ? { current_step: changes.currentStep } : {}),
         },
       });
-      return project;
+      return { ...project, role };
     });
   }
 
   /**
    * Soft delete, then the project's vectors. The row decides: once it is deleted the vectors are
    * unreachable (no scope can be granted for it), so a Qdrant outage defers their removal
-   * (retried in the background, logged) instead of failing the deletion (issue 7).
+   * instead of failing the deletion (issue 7). What is owed commits with the deletion
+   * (`vector_purges`) and is retried in the background, across restarts (issue 14 item 9).
    */
   async delete(scope: ProjectScope): Promise<void> {
+    const vectors = vectorScopeOf(scope);
     await this.db.transaction().execute(async (tx) => {
-      if (!(await new ProjectsRepository(tx).softDelete(scope))) throw new NotFoundError(`Project ${scope.projectId} not found`);
+      await confirmWriteAccess(tx, scope, 'owner', 'update');
+      if (!(await new ProjectsRepository(tx).softDelete(scope))) throw noAccess(scope);
+      await this.vectorPurges?.enqueue(tx, vectors);
       await this.audit.record(tx, {
         projectId: scope.projectId,
         actor: actorOf(scope),
@@ -92,7 +104,8 @@ export class ProjectsService {
         target: { type: 'project', id: scope.projectId },
       });
     });
-    await this.vectors?.purgeProject(vectorScopeOf(scope));
+    await this.notices?.projectDeleted(scope.projectId);
+    await this.vectorPurges?.purgeNow(vectors);
   }
 
   listMembers(scope: ProjectScope) {
@@ -101,10 +114,10 @@ export class ProjectsService {
 
   /** Adds a member or changes a role; the last owner cannot be demoted (409). */
   async setMember(scope: ProjectScope, userId: string, role: ProjectRole) {
-    return this.db.transaction().execute(async (tx) => {
+    const member = await this.db.transaction().execute(async (tx) => {
+      const roles = await lockOwnersView(tx, scope);
       if (!(await new UsersRepository(tx).findById(userId))) throw new NotFoundError(`User ${userId} not found`);
       const members = new MembersRepository(tx);
-      const roles = await members.lockRoles(scope);
       if (roles.get(userId) === 'owner' && role !== 'owner') assertAnotherOwner(roles, userId);
       await members.upsert(scope, userId, role);
       const member = await members.find(scope, userId);
@@ -118,13 +131,15 @@ export class ProjectsService {
       });
       return member;
     });
+    await this.notices?.memberChanged(scope.projectId, userId);
+    return member;
   }
 
   /** Removes a member; the last owner cannot be removed (409). */
   async removeMember(scope: ProjectScope, userId: string): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
+      const roles = await lockOwnersView(tx, scope);
       const members = new MembersRepository(tx);
-      const roles = await members.lockRoles(scope);
       const role = roles.get(userId);
       if (role === undefined) throw new NotFoundError(`User ${userId} is not a member of this project`);
       if (role === 'owner') assertAnotherOwner(roles, userId);
@@ -137,7 +152,23 @@ export class ProjectsService {
         changes: { previous_role: role },
       });
     });
+    await this.notices?.memberChanged(scope.projectId, userId);
   }
+}
+
+/**
+ * Membership changes: the live project held, then every membership row locked FOR UPDATE, and
+ * only then the caller's own role read — from those locked rows. Checked before the lock, two
+ * owners could each act on the strength of a role the other was taking away ("A demotes B" and
+ * "B demotes C" at once both succeeded, issue 14 item 9); now the second sees the first's change.
+ */
+async function lockOwnersView(tx: Db, scope: ProjectScope): Promise<Map<string, ProjectRole>> {
+  if (!(await new ProjectsRepository(tx).lockLive(scope))) throw noAccess(scope);
+  const roles = await new MembersRepository(tx).lockRoles(scope);
+  const own = roles.get(scope.userId);
+  if (own === undefined) throw noAccess(scope);
+  if (own !== 'owner') throw roleTooLow('owner');
+  return roles;
 }
 
 function assertAnotherOwner(roles: Map<string, ProjectRole>, leaving: string): void {

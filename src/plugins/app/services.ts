@@ -22,10 +22,26 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     audience: config.jwtAudience,
     expiresInMinutes: config.accessTokenExpireMinutes,
   });
-  app.decorate(
-    'services',
-    buildServices({ db: app.db, bus: app.eventBus, vectors: app.vectors, tokens, replayEvents: config.sseReplayEvents }),
-  );
+  const built = buildServices({
+    db: app.db,
+    bus: app.eventBus,
+    vectors: app.vectors,
+    tokens,
+    log: app.log,
+    replayEvents: config.sseReplayEvents,
+  });
+  app.decorate('services', built);
+  // The one background job among the services: deleted projects' vectors still owed
+  // (docs/adr/0017-no-leaks-no-races.md). It starts once the app is ready — what a previous
+  // process left is tried first — and stops at close; what is still owed stays in the table.
+  const purges = built.vectorPurges;
+  if (purges) {
+    app.addHook('onReady', (done) => {
+      purges.start();
+      done();
+    });
+    app.addHook('onClose', () => purges.close());
+  }
 };
 
 export default fp(services, { name: 'services', fastify: '5.x', dependencies: ['postgres', 'redis', 'qdrant'] });

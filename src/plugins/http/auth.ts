@@ -14,6 +14,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; set by the authentication step on every non-public route. */
     user: User | null;
+    /** When the caller's token expires (ms since epoch): an event stream ends then (docs/adr/0019). */
+    tokenExpiresAt: number | null;
   }
 }
 
@@ -41,10 +43,12 @@ function bearerToken(request: FastifyRequest): string {
 const auth: FastifyPluginCallback = (app, _opts, done) => {
   const service = app.services.auth;
   app.decorateRequest('user', null);
+  app.decorateRequest('tokenExpiresAt', null);
   app.decorate('authenticate', async function authenticate(request: FastifyRequest): Promise<void> {
     if (!needsToken(request)) return;
-    const user = await service.identify(bearerToken(request));
+    const { user, expiresAt } = await service.identify(bearerToken(request));
     request.user = user;
+    request.tokenExpiresAt = expiresAt;
     const ctx = currentContext();
     if (ctx) ctx.user_id = user.id;
     trace.getActiveSpan()?.setAttribute('user_id', user.id);

@@ -27,7 +27,7 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0005_safe_writes'];
+const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0003_vector_purges', 'Up 0005_safe_writes'];
 
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
@@ -46,6 +46,7 @@ describe('migrations', () => {
       'project_members',
       'projects',
       'users',
+      'vector_purges',
     ]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([]);
     expect(await migrateDown(db as Kysely<unknown>, true)).toEqual([...ALL_UP].reverse().map((m) => m.replace('Up', 'Down')));
@@ -60,11 +61,14 @@ describe('migrations', () => {
     const { rows } = await sql<{ name: string }>`
       select column_name as name from information_schema.columns where table_name = 'projects' and column_name = 'row_version'`.execute(db);
     expect(rows).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0005_safe_writes']);
+  });
+
+  it('0003 goes down alone: the vector purge queue is gone, everything else stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0003_vector_purges']);
+    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
   });
 
   it('0002 goes down alone: the event log and the sequence columns are gone, operations stay', async () => {
-    await migrateDown(db as Kysely<unknown>);
     expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0002_operation_events']);
     expect(await tables()).toEqual(['document_versions', 'operations', 'project_members', 'projects', 'users']);
     const { rows } = await sql<{ name: string }>`
@@ -72,7 +76,11 @@ describe('migrations', () => {
       db,
     );
     expect(rows).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0002_operation_events', 'Up 0005_safe_writes']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([
+      'Up 0002_operation_events',
+      'Up 0003_vector_purges',
+      'Up 0005_safe_writes',
+    ]);
   });
 
   it('are applied once when two runners start at the same time (advisory lock)', async () => {

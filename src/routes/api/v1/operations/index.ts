@@ -121,6 +121,7 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const channel = operationChannel({ projectId: scope.projectId, operationId: operation.id });
       await serveEventStream<OperationStreamEvent>(request, reply, {
         hub: app.streams,
+        access: app.services.streamAccess,
         history: service.history(scope, operation.id),
         live: { subscribe: (listener) => app.eventBus.subscribe(channel, listener) },
         isTerminal: (event) => isTerminal(event.status),
