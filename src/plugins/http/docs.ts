@@ -40,6 +40,12 @@ const TAGS = [
       'Agent workers (worker credential only): lease operations with a long poll, heartbeat the lease; the lease brings an ' +
       'operation token for the ordinary project routes. See the README, "Write a worker".',
   },
+  {
+    name: 'audit',
+    description:
+      'Who changed what: one entry per successful write, in the same transaction (append-only; retention ' +
+      '`AUDIT_RETENTION_DAYS`). Owners only.',
+  },
 ];
 
 /**
