@@ -26,6 +26,9 @@ export function createMigrator(db: Kysely<unknown>): Migrator {
     provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
     migrationTableName: 'schema_migrations',
     migrationLockTableName: 'schema_migrations_lock',
+    // Parallel branches land migrations out of number order (0005 before 0004): a database that
+    // applied a later one still gets the earlier one instead of refusing to start (docs/adr/0020).
+    allowUnorderedMigrations: true,
   });
 }
 
