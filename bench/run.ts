@@ -9,6 +9,7 @@ import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
 import { eventPublishScenario } from './scenarios/event-publish.js';
 import { projectStreamScenario } from './scenarios/project-stream.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
+import { safeWritesScenario } from './scenarios/safe-writes.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
 import { workerLeasesScenario } from './scenarios/worker-leases.js';
@@ -258,6 +259,12 @@ const SCENARIOS: readonly Scenario[] = [
       'project stream: delta → client latency with 1,000 project streams open, memory per stream, messages page read with 10,000 messages',
     oneOff: true,
     run: projectStreamScenario,
+  },
+  {
+    name: 'safe-writes',
+    title: 'project create and new version with the audit insert and the idempotency check, vs without',
+    oneOff: true,
+    run: safeWritesScenario,
   },
 ];
 

@@ -2,7 +2,9 @@ import type { Kysely } from 'kysely';
 import { type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS } from 'kysely/migration';
 import * as initialSchema from './migrations/0001_initial_schema.js';
 import * as operationEvents from './migrations/0002_operation_events.js';
+import * as vectorPurges from './migrations/0003_vector_purges.js';
 import * as workerLeases from './migrations/0004_worker_leases.js';
+import * as safeWrites from './migrations/0005_safe_writes.js';
 import * as projectStreamAndMessages from './migrations/0006_project_stream_and_messages.js';
 
 /**
@@ -14,7 +16,9 @@ import * as projectStreamAndMessages from './migrations/0006_project_stream_and_
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_operation_events': operationEvents,
+  '0003_vector_purges': vectorPurges,
   '0004_worker_leases': workerLeases,
+  '0005_safe_writes': safeWrites,
   '0006_project_stream_and_messages': projectStreamAndMessages,
 };
 
@@ -24,6 +28,9 @@ export function createMigrator(db: Kysely<unknown>): Migrator {
     provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
     migrationTableName: 'schema_migrations',
     migrationLockTableName: 'schema_migrations_lock',
+    // Parallel branches land migrations out of number order (0005 before 0004): a database that
+    // applied a later one still gets the earlier one instead of refusing to start (docs/adr/0020).
+    allowUnorderedMigrations: true,
   });
 }
 

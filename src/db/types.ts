@@ -43,6 +43,8 @@ export interface ProjectsTable {
   updatedAt: UpdatedAt;
   deletedAt: Timestamp | null;
   isDeleted: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Bumped by the database on every UPDATE: the project's ETag (docs/adr/0021). */
+  rowVersion: ColumnType<string, never, never>;
 }
 
 export interface ProjectMembersTable {
@@ -121,6 +123,43 @@ export interface OperationEventsTable {
   createdAt: CreatedAt;
 }
 
+/** Vector deletions owed for deleted projects (migration 0003). */
+export interface VectorPurgesTable {
+  projectId: string;
+  language: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  lastError: string | null;
+  nextAttemptAt: ColumnType<Date, Date | string | undefined, Date | string>;
+  createdAt: CreatedAt;
+}
+
+export interface IdempotencyKeysTable {
+  caller: string;
+  key: string;
+  method: string;
+  path: string;
+  fingerprint: string;
+  statusCode: number | null;
+  contentType: string | null;
+  headers: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  body: string | null;
+  createdAt: ColumnType<Date, never, never>;
+  completedAt: Timestamp | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: ColumnType<Date, never, never>;
+  projectId: string;
+  actorUserId: string;
+  actorWorker: string | null;
+  action: string;
+  targetType: string;
+  targetId: string;
+  correlationId: string | null;
+  changes: ColumnType<JsonObject, string, never>;
+}
+
 /** Per-project counters (docs/adr/0022): the project stream's sequence and the message order. */
 export interface ProjectStreamsTable {
   projectId: string;
@@ -167,8 +206,11 @@ export interface Database {
   projectMembers: ProjectMembersTable;
   documentVersions: DocumentVersionsTable;
   operations: OperationsTable;
+  vectorPurges: VectorPurgesTable;
   operationEvents: OperationEventsTable;
   operationLeases: OperationLeasesTable;
+  idempotencyKeys: IdempotencyKeysTable;
+  auditLog: AuditLogTable;
   projectStreams: ProjectStreamsTable;
   projectEvents: ProjectEventsTable;
   messages: MessagesTable;

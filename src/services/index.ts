@@ -1,13 +1,16 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Database } from '../db/types.js';
+import { IdempotencyRepository } from '../repositories/idempotency.repository.js';
 import { LeasesRepository } from '../repositories/leases.repository.js';
 import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
 import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
+import { AuditLog } from './audit.service.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import { LeasesService } from './leases.service.js';
@@ -15,6 +18,7 @@ import { MessagesService } from './messages.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectEventsService } from './project-events.service.js';
 import { ProjectsService } from './projects.service.js';
+import { VectorPurgeService } from './vector-purges.service.js';
 
 /** What the composition root is built from: the infrastructure plugins' handles. */
 export interface ServiceDependencies {
@@ -23,6 +27,7 @@ export interface ServiceDependencies {
   /** Null without a vector store (QDRANT_URL unset: development, test). */
   readonly vectors: VectorsRepository | null;
   readonly tokens: TokenService;
+  readonly log: FastifyBaseLogger;
   /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
   readonly replayEvents: number;
   /** Leases before an operation fails (WORKER_MAX_ATTEMPTS). */
@@ -36,6 +41,10 @@ export interface Services {
   readonly tokens: TokenService;
   readonly auth: AuthService;
   readonly access: ProjectAccess;
+  /** The audit log; other services get it here and call `record(tx, entry)` in their writes' transactions. */
+  readonly audit: AuditLog;
+  /** Idempotency keys of POSTs (the request chain's idempotency step, docs/adr/0021). */
+  readonly idempotencyKeys: IdempotencyRepository;
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
@@ -45,6 +54,8 @@ export interface Services {
   readonly messages: MessagesService;
   /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
   readonly streamAccess: StreamAccess;
+  /** Vector deletions owed for deleted projects (a background sweep; null without a vector store). */
+  readonly vectorPurges: VectorPurgeService | null;
   /** Worker leases, heartbeats and the expiry sweep (docs/contract.md §8, docs/adr/0020). */
   readonly leases: LeasesService;
 }
@@ -57,10 +68,12 @@ export interface Services {
  * other place they are built.
  */
 export function buildServices(deps: ServiceDependencies): Services {
-  const { db, bus, vectors, tokens, replayEvents } = deps;
+  const { db, bus, vectors, tokens, log, replayEvents } = deps;
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
-  const operations = new OperationsService(db, bus, {
+  const audit = new AuditLog(db);
+  const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
+  const operations = new OperationsService(db, audit, bus, {
     replayEvents,
     ...(deps.workerMaxAttempts !== undefined ? { maxAttempts: deps.workerMaxAttempts } : {}),
   });
@@ -68,14 +81,17 @@ export function buildServices(deps: ServiceDependencies): Services {
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects, new LeasesRepository(db)),
-    projects: new ProjectsService(db, vectors, new AccessNotices(bus)),
-    documents: new DocumentsService(db),
+    audit,
+    idempotencyKeys: new IdempotencyRepository(db),
+    projects: new ProjectsService(db, audit, vectorPurges, new AccessNotices(bus)),
+    vectorPurges,
+    documents: new DocumentsService(db, audit),
     operations,
     leases: new LeasesService(db, operations, tokens, bus, {
       ...(deps.leaseSweepIntervalMs !== undefined ? { sweepIntervalMs: deps.leaseSweepIntervalMs } : {}),
     }),
     projectEvents: new ProjectEventsService(db),
-    messages: new MessagesService(db),
+    messages: new MessagesService(db, audit),
     streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }

@@ -4,6 +4,7 @@ import type { Database, Message } from '../db/types.js';
 import { ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError } from '../lib/errors.js';
 import { MessagesRepository } from '../repositories/messages.repository.js';
 import { OperationsRepository } from '../repositories/operations.repository.js';
+import { type AuditLog, actorOf } from './audit.service.js';
 
 /** The operation kind a user message starts when it asks for a reply (docs/contract.md §10). */
 export const AGENT_REPLY_KIND = 'agent.reply';
@@ -36,7 +37,10 @@ const CHECK_VIOLATION = '23514';
 export class MessagesService {
   private readonly messages: MessagesRepository;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
+  ) {
     this.messages = new MessagesRepository(db);
   }
 
@@ -68,6 +72,14 @@ export class MessagesService {
           createdBy: scope.userId,
         });
       }
+      // Contract §12: a user message is audited in its transaction (its text is not: a payload).
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'message.create',
+        target: { type: 'message', id: message.id },
+        changes: { seq: message.seq, reply, operation_id: reply ? operationId : null, content_chars: message.content.length },
+      });
       return { message, operationId: reply ? operationId : null };
     });
   }

@@ -47,6 +47,12 @@ const TAGS = [
       'written by operation tokens, streamed in deltas with `seq`. Follow it live on the project stream ' +
       '(`GET /projects/{project_id}/events`) and resume after a reload with nothing missing or doubled.',
   },
+  {
+    name: 'audit',
+    description:
+      'Who changed what: one entry per successful write, in the same transaction (append-only; retention ' +
+      '`AUDIT_RETENTION_DAYS`). Owners only.',
+  },
 ];
 
 /**

@@ -75,6 +75,17 @@ describe('POST /api/v1/projects/:project_id/messages (a user message)', () => {
     expect(await op.json()).toMatchObject({ kind: 'agent.reply', status: 'pending', input: { message_id: message.id } });
   });
 
+  it('writes one audit entry in its transaction, naming the message and not its text (contract §12)', async () => {
+    const project = await createProject(server, owner);
+    const { message, operation } = await say(project, 'audited words');
+    const { rows } = await sql<{ action: string; target: string; changes: Record<string, unknown> }>`
+      SELECT action, target_id AS target, changes FROM audit_log WHERE project_id = ${project.id} AND target_type = 'message'`.execute(server.app.db);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ action: 'message.create', target: message.id });
+    expect(rows[0]?.changes).toMatchObject({ reply: true, operation_id: operation?.id });
+    expect(JSON.stringify(rows[0]?.changes)).not.toContain('audited words');
+  });
+
   it('when reply is false, starts no operation', async () => {
     const project = await createProject(server, owner);
     const { message, operation } = await say(project, 'Just a note', { reply: false });

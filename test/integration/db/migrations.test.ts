@@ -27,18 +27,14 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0004_worker_leases', 'Up 0006_project_stream_and_messages'];
-
-/** Reverts migrations one by one, newest first, through `name`. */
-async function downThrough(name: string): Promise<string[]> {
-  const done: string[] = [];
-  while (!done.includes(`Down ${name}`)) {
-    const step = await migrateDown(db as Kysely<unknown>);
-    if (step.length === 0) throw new Error(`${name} was never reverted`);
-    done.push(...step);
-  }
-  return done;
-}
+const ALL_UP = [
+  'Up 0001_initial_schema',
+  'Up 0002_operation_events',
+  'Up 0003_vector_purges',
+  'Up 0004_worker_leases',
+  'Up 0005_safe_writes',
+  'Up 0006_project_stream_and_messages',
+];
 
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
@@ -49,7 +45,9 @@ describe('migrations', () => {
   it('go up from empty, down to empty, and up again', async () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
     expect(await tables()).toEqual([
+      'audit_log',
       'document_versions',
+      'idempotency_keys',
       'messages',
       'operation_events',
       'operation_leases',
@@ -59,6 +57,7 @@ describe('migrations', () => {
       'project_streams',
       'projects',
       'users',
+      'vector_purges',
     ]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([]);
     expect(await migrateDown(db as Kysely<unknown>, true)).toEqual([...ALL_UP].reverse().map((m) => m.replace('Up', 'Down')));
@@ -68,15 +67,8 @@ describe('migrations', () => {
 
   it('0006 goes down alone: the project stream, the messages and their triggers are gone, the rest stays', async () => {
     expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0006_project_stream_and_messages']);
-    expect(await tables()).toEqual([
-      'document_versions',
-      'operation_events',
-      'operation_leases',
-      'operations',
-      'project_members',
-      'projects',
-      'users',
-    ]);
+    for (const table of ['messages', 'project_events', 'project_streams']) expect(await tables()).not.toContain(table);
+    expect(await tables()).toContain('audit_log');
     const { rows } = await sql<{ name: string }>`
       select tgname as name from pg_trigger where not tgisinternal and tgname like '%to_project%'
       union all select proname from pg_proc where proname like '%project_event%' or proname like 'message_%'`.execute(db);
@@ -86,16 +78,39 @@ describe('migrations', () => {
     const project = await db.insertInto('projects').values({ name: 'p', createdBy: user.id }).returning('id').executeTakeFirstOrThrow();
     await db.insertInto('projectMembers').values({ projectId: project.id, userId: user.id, role: 'owner' }).execute();
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0006_project_stream_and_messages']);
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0006_project_stream_and_messages']);
+  });
+
+  it('0005 goes down alone: the audit log, the idempotency keys and the row version are gone, projects stay', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0005_safe_writes']);
+    expect(await tables()).not.toContain('audit_log');
+    expect(await tables()).not.toContain('idempotency_keys');
+    const { rows } = await sql<{ name: string }>`
+      select column_name as name from information_schema.columns where table_name = 'projects' and column_name = 'row_version'`.execute(db);
+    expect(rows).toEqual([]);
   });
 
   it('0004 goes down alone: the lease table and columns are gone, the event log stays', async () => {
-    expect(await downThrough('0004_worker_leases')).toEqual(['Down 0006_project_stream_and_messages', 'Down 0004_worker_leases']);
-    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0004_worker_leases']);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'operation_events',
+      'operations',
+      'project_members',
+      'projects',
+      'users',
+      'vector_purges',
+    ]);
     const { rows } = await sql<{ name: string }>`
       select column_name as name from information_schema.columns
       where (table_name = 'operations' and (column_name like 'lease%' or column_name in ('attempt', 'cancel_requested')))
          or (table_name = 'operation_events' and column_name in ('client_seq', 'worker'))`.execute(db);
     expect(rows).toEqual([]);
+  });
+
+  it('0003 goes down alone: the vector purge queue is gone, everything else stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0003_vector_purges']);
+    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
   });
 
   it('0002 goes down alone: the event log and the sequence columns are gone, operations stay', async () => {
@@ -106,7 +121,13 @@ describe('migrations', () => {
       db,
     );
     expect(rows).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP.slice(1));
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([
+      'Up 0002_operation_events',
+      'Up 0003_vector_purges',
+      'Up 0004_worker_leases',
+      'Up 0005_safe_writes',
+      'Up 0006_project_stream_and_messages',
+    ]);
   });
 
   it('are applied once when two runners start at the same time (advisory lock)', async () => {

@@ -119,6 +119,19 @@ describe('long poll', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('when the app closes while a worker waits in a long poll, the poll answers 204 at once and the close is not held', async () => {
+    const own = await startApp({ DATABASE_URL: db.url }, { logLevel: 'warn' });
+    const w = await createWorker(own, 'closing');
+    const waiting = lease(own, w, { kinds: ['never.created'], wait_seconds: 20 });
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    await own.close();
+    expect(await waiting).toBeNull();
+    expect(performance.now() - t0).toBeLessThan(3_000);
+  });
+});
+
 describe('publishing with an operation token', () => {
   it('when the same seq is sent twice, stores one event and answers 200 with the stored one', async () => {
     const opId = await createOperation(server, owner, project.id, 'seq.test');
