@@ -425,7 +425,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One message (a streaming reply holds the deltas applied so far) */
+        /**
+         * One message (a streaming reply holds the deltas applied so far)
+         * @description Answers with an `ETag` (it changes with each applied delta and when the message ends); a matching `If-None-Match` gets 304.
+         */
         get: operations["getMessage"];
         put?: never;
         post?: never;
@@ -3696,7 +3699,10 @@ export interface operations {
     getMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An `ETag` from an earlier read: 304 while it is current */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description UUID */
                 project_id: string;
@@ -3745,6 +3751,13 @@ export interface operations {
                         completed_at: string | null;
                     };
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, malformed, expired or wrongly signed token */
             401: {

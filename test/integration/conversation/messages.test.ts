@@ -79,7 +79,9 @@ describe('POST /api/v1/projects/:project_id/messages (a user message)', () => {
     const project = await createProject(server, owner);
     const { message, operation } = await say(project, 'audited words');
     const { rows } = await sql<{ action: string; target: string; changes: Record<string, unknown> }>`
-      SELECT action, target_id AS target, changes FROM audit_log WHERE project_id = ${project.id} AND target_type = 'message'`.execute(server.app.db);
+      SELECT action, target_id AS target, changes FROM audit_log WHERE project_id = ${project.id} AND target_type = 'message'`.execute(
+      server.app.db,
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ action: 'message.create', target: message.id });
     expect(rows[0]?.changes).toMatchObject({ reply: true, operation_id: operation?.id });
@@ -159,6 +161,13 @@ describe('an assistant message streamed in deltas', () => {
 
     const read = (await (await server.request(`${messagesPath(project.id)}/${reply.id}`, { headers: owner.auth })).json()) as MessageBody;
     expect(read).toMatchObject({ content: 'Hello, world', last_delta_seq: 3, status: 'streaming' });
+    const readRes = await server.request(`${messagesPath(project.id)}/${reply.id}`, { headers: owner.auth });
+    const etag = readRes.headers.get('etag') ?? '';
+    expect(etag).toMatch(/^"[^"]+"$/);
+    const unchanged = await server.request(`${messagesPath(project.id)}/${reply.id}`, {
+      headers: { ...owner.auth, 'if-none-match': etag },
+    });
+    expect(unchanged.status).toBe(304);
 
     const done = await server.request(
       `${messagesPath(project.id)}/${reply.id}`,
@@ -167,6 +176,8 @@ describe('an assistant message streamed in deltas', () => {
     expect(done.status).toBe(200);
     expect(await done.json()).toMatchObject({ status: 'complete', content: 'Hello, world' });
     expect((await delta(project, leased.token, reply.id, 4, 'late')).status).toBe(409);
+    const ended = await server.request(`${messagesPath(project.id)}/${reply.id}`, { headers: { ...owner.auth, 'if-none-match': etag } });
+    expect(ended.status).toBe(200);
     const again = await server.request(
       `${messagesPath(project.id)}/${reply.id}`,
       post(bearer(leased.token), { status: 'failed' }, 'PATCH'),

@@ -2,9 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import type { Message } from '../../../../db/types.js';
 import { ValidationError, type ValidationIssue } from '../../../../lib/errors.js';
+import { replyWithEtag, strongEtag } from '../../../../plugins/http/etag.js';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { AGENT_REPLY_KIND } from '../../../../services/messages.service.js';
-import { errorResponses, ProjectParams } from '../shared-schemas.js';
+import { ConditionalReadHeaders, errorResponses, NotModified, ProjectParams } from '../shared-schemas.js';
 import {
   DeltaCreate,
   DeltaPublic,
@@ -135,11 +136,18 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'getMessage',
         summary: 'One message (a streaming reply holds the deltas applied so far)',
+        description:
+          'Answers with an `ETag` (it changes with each applied delta and when the message ends); a matching `If-None-Match` gets 304.',
         params: MessageParams,
-        response: { 200: MessagePublic, ...errorResponses(401, 403, 404, 422, 429, 503) },
+        headers: ConditionalReadHeaders,
+        response: { 200: MessagePublic, 304: NotModified, ...errorResponses(401, 403, 404, 422, 429, 503) },
       },
     },
-    async (request) => toMessagePublic(await service.get(scopeOf(request), request.params.message_id)),
+    async (request, reply) => {
+      const message = await service.get(scopeOf(request), request.params.message_id);
+      // A message changes only by deltas (last_delta_seq) and by ending (status): the two name its state.
+      return replyWithEtag(request, reply, strongEtag(`${message.id}-${message.lastDeltaSeq}-${message.status}`), toMessagePublic(message));
+    },
   );
 
   app.post(
