@@ -8,6 +8,7 @@ import { type RunningServer, startServer } from './lib/server-process.js';
 import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
 import { eventPublishScenario } from './scenarios/event-publish.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
+import { safeWritesScenario } from './scenarios/safe-writes.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
 
@@ -243,6 +244,12 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'event publish throughput and publish → delivery latency, before and after the durable event log',
     oneOff: true,
     run: eventPublishScenario,
+  },
+  {
+    name: 'safe-writes',
+    title: 'project create and new version with the audit insert and the idempotency check, vs without',
+    oneOff: true,
+    run: safeWritesScenario,
   },
 ];
 

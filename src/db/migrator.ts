@@ -3,6 +3,7 @@ import { type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS } from
 import * as initialSchema from './migrations/0001_initial_schema.js';
 import * as operationEvents from './migrations/0002_operation_events.js';
 import * as vectorPurges from './migrations/0003_vector_purges.js';
+import * as safeWrites from './migrations/0005_safe_writes.js';
 
 /**
  * Migrations are listed here explicitly (not read from a folder) so the same list runs from
@@ -14,6 +15,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_operation_events': operationEvents,
   '0003_vector_purges': vectorPurges,
+  '0005_safe_writes': safeWrites,
 };
 
 export function createMigrator(db: Kysely<unknown>): Migrator {

@@ -3,11 +3,13 @@ import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Database } from '../db/types.js';
+import { IdempotencyRepository } from '../repositories/idempotency.repository.js';
 import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
 import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
+import { AuditLog } from './audit.service.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import { OperationsService } from './operations.service.js';
@@ -31,6 +33,10 @@ export interface Services {
   readonly tokens: TokenService;
   readonly auth: AuthService;
   readonly access: ProjectAccess;
+  /** The audit log; other services get it here and call `record(tx, entry)` in their writes' transactions. */
+  readonly audit: AuditLog;
+  /** Idempotency keys of POSTs (the request chain's idempotency step, docs/adr/0021). */
+  readonly idempotencyKeys: IdempotencyRepository;
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
@@ -50,15 +56,18 @@ export interface Services {
 export function buildServices({ db, bus, vectors, tokens, log, replayEvents }: ServiceDependencies): Services {
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
+  const audit = new AuditLog(db);
   const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
   return Object.freeze({
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects),
-    projects: new ProjectsService(db, vectorPurges, new AccessNotices(bus)),
+    audit,
+    idempotencyKeys: new IdempotencyRepository(db),
+    projects: new ProjectsService(db, audit, vectorPurges, new AccessNotices(bus)),
     vectorPurges,
-    documents: new DocumentsService(db),
-    operations: new OperationsService(db, bus, { replayEvents }),
+    documents: new DocumentsService(db, audit),
+    operations: new OperationsService(db, audit, bus, { replayEvents }),
     streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }

@@ -14,6 +14,7 @@ import {
   operationChannel,
 } from '../streaming/events.js';
 import { eventsPublished } from '../telemetry/metrics.js';
+import { type AuditLog, actorOf } from './audit.service.js';
 
 export interface PublishInput {
   readonly type: string;
@@ -35,7 +36,8 @@ export class OperationsService {
   private readonly retention: Retention;
 
   constructor(
-    db: Kysely<Database>,
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
     private readonly bus: EventBus,
     options: OperationsServiceOptions,
   ) {
@@ -45,7 +47,22 @@ export class OperationsService {
   }
 
   create(scope: ProjectScope, kind: string, input: Record<string, unknown> | undefined): Promise<Operation> {
-    return this.operations.create(scope, { projectId: scope.projectId, kind, input: input ?? {}, createdBy: scope.userId });
+    return this.db.transaction().execute(async (tx) => {
+      const operation = await new OperationsRepository(tx).create(scope, {
+        projectId: scope.projectId,
+        kind,
+        input: input ?? {},
+        createdBy: scope.userId,
+      });
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'operation.create',
+        target: { type: 'operation', id: operation.id },
+        changes: { kind },
+      });
+      return operation;
+    });
   }
 
   async get(scope: ProjectScope, operationId: string): Promise<Operation> {

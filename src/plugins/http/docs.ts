@@ -34,6 +34,12 @@ const TAGS = [
       'Long-running jobs of a project (agent runs, exports): workers publish progress events, clients follow them ' +
       'as Server-Sent Events and resume with `Last-Event-ID`.',
   },
+  {
+    name: 'audit',
+    description:
+      'Who changed what: one entry per successful write, in the same transaction (append-only; retention ' +
+      '`AUDIT_RETENTION_DAYS`). Owners only.',
+  },
 ];
 
 /**

@@ -27,7 +27,7 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0003_vector_purges'];
+const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0003_vector_purges', 'Up 0005_safe_writes'];
 
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
@@ -38,7 +38,9 @@ describe('migrations', () => {
   it('go up from empty, down to empty, and up again', async () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
     expect(await tables()).toEqual([
+      'audit_log',
       'document_versions',
+      'idempotency_keys',
       'operation_events',
       'operations',
       'project_members',
@@ -50,6 +52,15 @@ describe('migrations', () => {
     expect(await migrateDown(db as Kysely<unknown>, true)).toEqual([...ALL_UP].reverse().map((m) => m.replace('Up', 'Down')));
     expect(await tables()).toEqual([]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
+  });
+
+  it('0005 goes down alone: the audit log, the idempotency keys and the row version are gone, projects stay', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0005_safe_writes']);
+    expect(await tables()).not.toContain('audit_log');
+    expect(await tables()).not.toContain('idempotency_keys');
+    const { rows } = await sql<{ name: string }>`
+      select column_name as name from information_schema.columns where table_name = 'projects' and column_name = 'row_version'`.execute(db);
+    expect(rows).toEqual([]);
   });
 
   it('0003 goes down alone: the vector purge queue is gone, everything else stays', async () => {
@@ -65,7 +76,11 @@ describe('migrations', () => {
       db,
     );
     expect(rows).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0002_operation_events', 'Up 0003_vector_purges']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([
+      'Up 0002_operation_events',
+      'Up 0003_vector_purges',
+      'Up 0005_safe_writes',
+    ]);
   });
 
   it('are applied once when two runners start at the same time (advisory lock)', async () => {
