@@ -51,6 +51,34 @@ export function useApp(env: AppEnv = {}): AppFixture {
   };
 }
 
+export interface AppPairFixture {
+  readonly db: TestDatabase;
+  readonly first: RunningApp;
+  readonly second: RunningApp;
+}
+
+/** Two instances of the app on one fresh database (as two replicas behind a load balancer), started together. */
+export function useAppPair(env: AppEnv = {}): AppPairFixture {
+  const state = filledByBeforeAll<AppPairFixture>('useAppPair');
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    const appEnv = { DATABASE_URL: db.url, ...(typeof env === 'function' ? env() : env) };
+    const [first, second] = await Promise.all([startApp(appEnv), startApp(appEnv)]);
+    state.set({ db, first, second });
+  });
+  return {
+    get db() {
+      return state.get().db;
+    },
+    get first() {
+      return state.get().first;
+    },
+    get second() {
+      return state.get().second;
+    },
+  };
+}
+
 /** `useApp`, then an owner (through the real dev-login) and a project of theirs. */
 export function useProjectApp(env: AppEnv = {}, names: ProjectNames = {}): ProjectAppFixture {
   const app = useApp(env);
