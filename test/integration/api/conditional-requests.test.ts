@@ -1,19 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useAppPair } from '../../helpers/app-fixture.js';
 import type { RunningApp } from '../../helpers/build-app.js';
+import { SECURITY_HEADERS } from '../../helpers/contract-headers.js';
 import { queryRows, snapshot } from '../../helpers/db-snapshot.js';
 import { addMember, createProject, createUser, json, type TestUser } from '../../helpers/factories.js';
 
-/** docs/contract.md §3, written out here (not imported). */
-const SECURITY_HEADERS = {
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-  'x-xss-protection': '0',
-  'referrer-policy': 'no-referrer',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
-};
 const ORIGIN = 'http://localhost:5200';
 
 const apps = useAppPair({ CORS_ORIGINS: ORIGIN });
