@@ -4,6 +4,7 @@ import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Database } from '../db/types.js';
 import { IdempotencyRepository } from '../repositories/idempotency.repository.js';
+import { LeasesRepository } from '../repositories/leases.repository.js';
 import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
@@ -12,6 +13,7 @@ import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuditLog } from './audit.service.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
+import { LeasesService } from './leases.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectsService } from './projects.service.js';
 import { VectorPurgeService } from './vector-purges.service.js';
@@ -26,6 +28,10 @@ export interface ServiceDependencies {
   readonly log: FastifyBaseLogger;
   /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
   readonly replayEvents: number;
+  /** Leases before an operation fails (WORKER_MAX_ATTEMPTS). */
+  readonly workerMaxAttempts?: number;
+  /** How often each instance sweeps expired leases (ms; default 1000). */
+  readonly leaseSweepIntervalMs?: number;
 }
 
 /** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
@@ -40,6 +46,8 @@ export interface Services {
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
+  /** Worker leases, heartbeats and the expiry sweep (docs/contract.md §8, docs/adr/0020). */
+  readonly leases: LeasesService;
   /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
   readonly streamAccess: StreamAccess;
   /** Vector deletions owed for deleted projects (a background sweep; null without a vector store). */
@@ -53,21 +61,29 @@ export interface Services {
  * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
  * other place they are built.
  */
-export function buildServices({ db, bus, vectors, tokens, log, replayEvents }: ServiceDependencies): Services {
+export function buildServices(deps: ServiceDependencies): Services {
+  const { db, bus, vectors, tokens, log, replayEvents } = deps;
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
   const audit = new AuditLog(db);
   const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
+  const operations = new OperationsService(db, audit, bus, {
+    replayEvents,
+    ...(deps.workerMaxAttempts !== undefined ? { maxAttempts: deps.workerMaxAttempts } : {}),
+  });
   return Object.freeze({
     tokens,
     auth: new AuthService(tokens, users),
-    access: new ProjectAccess(projects),
+    access: new ProjectAccess(projects, new LeasesRepository(db)),
     audit,
     idempotencyKeys: new IdempotencyRepository(db),
     projects: new ProjectsService(db, audit, vectorPurges, new AccessNotices(bus)),
     vectorPurges,
     documents: new DocumentsService(db, audit),
-    operations: new OperationsService(db, audit, bus, { replayEvents }),
+    operations,
+    leases: new LeasesService(db, operations, tokens, bus, {
+      ...(deps.leaseSweepIntervalMs !== undefined ? { sweepIntervalMs: deps.leaseSweepIntervalMs } : {}),
+    }),
     streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }

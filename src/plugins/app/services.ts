@@ -29,11 +29,12 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     tokens,
     log: app.log,
     replayEvents: config.sseReplayEvents,
+    workerMaxAttempts: config.workerMaxAttempts,
   });
   app.decorate('services', built);
-  // The one background job among the services: deleted projects' vectors still owed
-  // (docs/adr/0017-no-leaks-no-races.md). It starts once the app is ready — what a previous
-  // process left is tried first — and stops at close; what is still owed stays in the table.
+  // The background jobs among the services. Deleted projects' vectors still owed
+  // (docs/adr/0017-no-leaks-no-races.md): started once the app is ready — what a previous
+  // process left is tried first — and stopped at close; what is still owed stays in the table.
   const purges = built.vectorPurges;
   if (purges) {
     app.addHook('onReady', (done) => {
@@ -42,6 +43,11 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     });
     app.addHook('onClose', () => purges.close());
   }
+  // Every instance sweeps expired worker leases; each is handled once (docs/adr/0020).
+  built.leases.startSweeper((error) => app.log.warn({ err: error }, 'lease expiry sweep failed'));
+  // Long polls end before the server waits for in-flight requests (preClose), not after (onClose).
+  app.addHook('preClose', async () => built.leases.stopPolls());
+  app.addHook('onClose', () => built.leases.close());
 };
 
 export default fp(services, { name: 'services', fastify: '5.x', dependencies: ['postgres', 'redis', 'qdrant'] });

@@ -35,6 +35,12 @@ const TAGS = [
       'as Server-Sent Events and resume with `Last-Event-ID`.',
   },
   {
+    name: 'workers',
+    description:
+      'Agent workers (worker credential only): lease operations with a long poll, heartbeat the lease; the lease brings an ' +
+      'operation token for the ordinary project routes. See the README, "Write a worker".',
+  },
+  {
     name: 'audit',
     description:
       'Who changed what: one entry per successful write, in the same transaction (append-only; retention ' +

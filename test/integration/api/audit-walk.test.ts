@@ -16,6 +16,9 @@ import { fill, type JsonSchema, type RouteEntry, routesOf, validValue } from '..
 const NOT_AUDITED: Record<string, string> = {
   'POST /api/v1/auth/dev-login': 'development only; signs a user in, writes no project data',
   'POST /api/v1/projects/{project_id}/operations/{operation_id}/events': 'progress events: the operation history is their record',
+  'POST /api/v1/worker/leases':
+    'a worker credential acts for no user; each lease is recorded in operation_leases and as operation.started (docs/adr/0020)',
+  'POST /api/v1/worker/leases/{lease_id}/heartbeat': 'extends a lease; changes no project data',
 };
 
 let db: TestDatabase;

@@ -27,7 +27,13 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0003_vector_purges', 'Up 0005_safe_writes'];
+const ALL_UP = [
+  'Up 0001_initial_schema',
+  'Up 0002_operation_events',
+  'Up 0003_vector_purges',
+  'Up 0004_worker_leases',
+  'Up 0005_safe_writes',
+];
 
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
@@ -42,6 +48,7 @@ describe('migrations', () => {
       'document_versions',
       'idempotency_keys',
       'operation_events',
+      'operation_leases',
       'operations',
       'project_members',
       'projects',
@@ -63,6 +70,24 @@ describe('migrations', () => {
     expect(rows).toEqual([]);
   });
 
+  it('0004 goes down alone: the lease table and columns are gone, the event log stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0004_worker_leases']);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'operation_events',
+      'operations',
+      'project_members',
+      'projects',
+      'users',
+      'vector_purges',
+    ]);
+    const { rows } = await sql<{ name: string }>`
+      select column_name as name from information_schema.columns
+      where (table_name = 'operations' and (column_name like 'lease%' or column_name in ('attempt', 'cancel_requested')))
+         or (table_name = 'operation_events' and column_name in ('client_seq', 'worker'))`.execute(db);
+    expect(rows).toEqual([]);
+  });
+
   it('0003 goes down alone: the vector purge queue is gone, everything else stays', async () => {
     expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0003_vector_purges']);
     expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
@@ -79,6 +104,7 @@ describe('migrations', () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([
       'Up 0002_operation_events',
       'Up 0003_vector_purges',
+      'Up 0004_worker_leases',
       'Up 0005_safe_writes',
     ]);
   });
