@@ -1,15 +1,16 @@
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { operationChannel } from '../../../src/streaming/events.js';
+import { useRedisServer } from '../../helpers/app-fixture.js';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
-import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
 import { openStream, type StreamClient } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 
+// This file's own Redis, so it can be stopped and started again.
+const redis = useRedisServer();
 let db: TestDatabase;
-let redis: RedisServer;
 let a: RunningApp;
 let b: RunningApp;
 let owner: TestUser;
@@ -17,20 +18,11 @@ let project: TestProject;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  // This file's own Redis, so it can be stopped and started again.
-  redis = await startRedisServer();
   const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, SSE_REPLAY_EVENTS: '10', SSE_MAX_BUFFER_BYTES: '65536' };
   a = await startApp(env);
   b = await startApp(env);
   owner = await createUser(a, 'Owner');
   project = await createProject(a, owner, 'Faults');
-});
-
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await redis?.stop();
-  await db?.drop();
 });
 
 const eventsPath = (op: string) => `/api/v1/projects/${project.id}/operations/${op}/events`;
