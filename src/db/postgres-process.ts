@@ -83,7 +83,10 @@ export const PWFILE_PREFIX = '.initdb-pw-';
 
 function runToCompletion(file: string, args: readonly string[], options: ProcessOptions): Promise<void> {
   return new Promise((resolve, reject) => {
-    const lines = lineCollector(options.onLog);
+    // The reason is on stderr; stdout's progress lines arrive through another pipe, in no fixed
+    // order with it, so they must not push the reason out of the tail.
+    const out = lineCollector(options.onLog);
+    const err = lineCollector(options.onLog);
     const child = spawn(file, args, {
       ...options.runAs,
       cwd: path.dirname(options.clusterDir),
@@ -91,11 +94,11 @@ function runToCompletion(file: string, args: readonly string[], options: Process
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.on('error', (error) => reject(spawnError(file, error)));
-    child.stdout.on('data', lines.push);
-    child.stderr.on('data', lines.push);
+    child.stdout.on('data', out.push);
+    child.stderr.on('data', err.push);
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${path.basename(file)} failed (${signal ?? `exit ${code}`}): ${lines.tail() || 'no output'}`));
+      else reject(new Error(`${path.basename(file)} failed (${signal ?? `exit ${code}`}): ${err.tail() || out.tail() || 'no output'}`));
     });
   });
 }

@@ -18,6 +18,7 @@ import {
 import { eventsPublished } from '../telemetry/metrics.js';
 import { type AuditLog, actorOf } from './audit.service.js';
 import { wakeWorkers } from './worker-wake.js';
+import { confirmWriteAccess } from './write-access.js';
 
 export interface PublishInput {
   readonly type: string;
@@ -68,6 +69,8 @@ export class OperationsService {
 
   async create(scope: ProjectScope, kind: string, input: Record<string, unknown> | undefined): Promise<Operation> {
     const operation = await this.db.transaction().execute(async (tx) => {
+      // The guard ran before this transaction: a deletion or demotion may have committed since.
+      await confirmWriteAccess(tx, scope, 'editor');
       const created = await new OperationsRepository(tx).create(scope, {
         projectId: scope.projectId,
         kind,
@@ -180,6 +183,7 @@ export class OperationsService {
    */
   async cancel(scope: ProjectScope, operationId: string): Promise<Operation> {
     const event = await this.db.transaction().execute(async (tx) => {
+      await confirmWriteAccess(tx, scope, 'editor');
       const leases = new LeasesRepository(tx);
       const current = await leases.lockForCancel(scope.projectId, operationId);
       if (!current) throw new NotFoundError(`Operation ${operationId} not found`);

@@ -41,38 +41,36 @@ export function useApp(env: AppEnv = {}): AppFixture {
     const server = await startApp({ DATABASE_URL: db.url, ...(typeof env === 'function' ? env() : env) });
     state.set({ db, server });
   });
-  return {
-    get db() {
-      return state.get().db;
-    },
-    get server() {
-      return state.get().server;
-    },
-  };
+  return state.value;
+}
+
+export interface AppPairFixture {
+  readonly db: TestDatabase;
+  readonly first: RunningApp;
+  readonly second: RunningApp;
+}
+
+/** Two instances of the app on one fresh database (as two replicas behind a load balancer), started together. */
+export function useAppPair(env: AppEnv = {}): AppPairFixture {
+  const state = filledByBeforeAll<AppPairFixture>('useAppPair');
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    const appEnv = { DATABASE_URL: db.url, ...(typeof env === 'function' ? env() : env) };
+    const [first, second] = await Promise.all([startApp(appEnv), startApp(appEnv)]);
+    state.set({ db, first, second });
+  });
+  return state.value;
 }
 
 /** `useApp`, then an owner (through the real dev-login) and a project of theirs. */
 export function useProjectApp(env: AppEnv = {}, names: ProjectNames = {}): ProjectAppFixture {
   const app = useApp(env);
-  const state = filledByBeforeAll<{ owner: TestUser; project: TestProject }>('useProjectApp');
+  const state = filledByBeforeAll<ProjectAppFixture>('useProjectApp');
   beforeAll(async () => {
     const owner = await createUser(app.server, names.owner);
-    state.set({ owner, project: await createProject(app.server, owner, names.project) });
+    state.set({ db: app.db, server: app.server, owner, project: await createProject(app.server, owner, names.project) });
   });
-  return {
-    get db() {
-      return app.db;
-    },
-    get server() {
-      return app.server;
-    },
-    get owner() {
-      return state.get().owner;
-    },
-    get project() {
-      return state.get().project;
-    },
-  };
+  return state.value;
 }
 
 /** A redis-server of the file's own (it may stop and start it), stopped when the file ends. Call it before the app fixture that uses it. */
@@ -83,14 +81,5 @@ export function useRedisServer(): RedisServer {
     closeWhenFileEnds(redis.stop);
     state.set(redis);
   });
-  return {
-    get url() {
-      return state.get().url;
-    },
-    get port() {
-      return state.get().port;
-    },
-    stop: () => state.get().stop(),
-    start: () => state.get().start(),
-  };
+  return state.value;
 }

@@ -22,19 +22,21 @@ export function once(teardown: () => Promise<void>): () => Promise<void> {
 }
 
 /**
- * A value a fixture's `beforeAll` sets (app-fixture.ts, traced-server.ts): reading it earlier (at
- * module level, in a `describe` body) is a mistake in the test file, said plainly.
+ * What a fixture returns (app-fixture.ts, traced-server.ts): an object whose fields read through
+ * to the value its `beforeAll` sets. Reading a field earlier (at module level, in a `describe`
+ * body) is a mistake in the test file, said plainly.
  */
-export function filledByBeforeAll<T>(fixture: string): { set: (value: T) => void; get: () => T } {
-  let value: T | undefined;
+export function filledByBeforeAll<T extends object>(fixture: string): { set: (value: T) => void; value: T } {
+  let filled: T | undefined;
+  const read = (): T => {
+    if (filled === undefined) throw new Error(`${fixture}: read before its beforeAll ran (read it inside a hook or a test)`);
+    return filled;
+  };
   return {
     set: (v) => {
-      value = v;
+      filled = v;
     },
-    get: () => {
-      if (value === undefined) throw new Error(`${fixture}: read before its beforeAll ran (read it inside a hook or a test)`);
-      return value;
-    },
+    value: new Proxy({} as T, { get: (_target, key) => Reflect.get(read(), key) }),
   };
 }
 

@@ -60,23 +60,7 @@ export function useTracedServer(
     if (options.untilLive) await until(async () => (await fetch(`${base}/api/v1/health/live`).catch(() => null))?.status === 200, 30_000);
     state.set({ db, receiver, server, base, token: await devLoginToken(base, options.email) });
   });
-  return {
-    get db() {
-      return state.get().db;
-    },
-    get receiver() {
-      return state.get().receiver;
-    },
-    get server() {
-      return state.get().server;
-    },
-    get base() {
-      return state.get().base;
-    },
-    get token() {
-      return state.get().token;
-    },
-  };
+  return state.value;
 }
 
 /**

@@ -118,10 +118,14 @@ describe('writes into a project deleted while they wait', () => {
     const project = await createProject(server, owner, 'Doomed');
     await addMember(server, owner, project.id, editor, 'editor');
     const base = `/api/v1/projects/${project.id}`;
+    const pending = await server.request(`${base}/operations`, json(editor, { kind: 'agent.run' }));
+    const pendingId = ((await pending.json()) as { id: string }).id;
 
     await sqlClient.query('begin');
     await sqlClient.query('select 1 from projects where id = $1 for update', [project.id]);
     const writes = [
+      server.request(`${base}/operations`, json(editor, { kind: 'agent.run' })),
+      server.request(`${base}/operations/${pendingId}/cancel`, json(editor, {})),
       server.request(`${base}/documents/about/versions`, json(editor, { content: 'v1' })),
       server.request(`${base}/documents/about/versions`, json(editor, { content: 'v1 again' })),
       server.request(`${base}/documents/specs/versions`, json(editor, { content: 'specs' })),
@@ -142,6 +146,8 @@ describe('writes into a project deleted while they wait', () => {
 
     const versions = await sqlClient.query('select 1 from document_versions where project_id = $1', [project.id]);
     expect(versions.rowCount).toBe(0);
+    const operations = await sqlClient.query<{ status: string }>('select status from operations where project_id = $1', [project.id]);
+    expect(operations.rows.map((r) => r.status)).toEqual(['pending']);
     const row = await sqlClient.query<{ name: string }>('select name from projects where id = $1', [project.id]);
     expect(row.rows[0]?.name).toBe('Doomed');
     expect(Object.keys(await roles(project.id)).sort()).toEqual([owner.id, editor.id].sort());
