@@ -26,6 +26,7 @@ import documentRoutes from './routes/api/v1/documents/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
 import operationRoutes from './routes/api/v1/operations/index.js';
 import projectRoutes from './routes/api/v1/projects/index.js';
+import workerRoutes from './routes/api/v1/worker/index.js';
 import sseHub from './streaming/sse-hub.js';
 import './types/route-config.js';
 import { APP_VERSION } from './version.js';
@@ -105,7 +106,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.addHook('onRequest', shutdown.refuseWhenClosing); //           2b. once shutting down → 503 (§4 body)
   await app.register(cors, { origins: config.corsOrigins, hook: 'onRequest' }); // 3. CORS; a foreign preflight → 403
   if (byIp) app.addHook('onRequest', byIp); //                       4. IP limit → 429, before any token check or query
-  app.addHook('onRequest', app.authenticate); //                     5. bearer token → request.user, else 401
+  app.addHook('onRequest', app.authenticate); //                     5. bearer token → request.caller/user, else 401; wrong kind of token for the route → 403
   app.addHook('preValidation', app.requireProjectAccess); //         6. membership → request.project, else 403
   if (byUserAndProject) app.addHook('preValidation', byUserAndProject); // 7. user and project limits → 429
   //                                                                 body validation (422), then the handler
@@ -125,6 +126,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(projectRoutes, { prefix: '/api/v1' });
   await app.register(documentRoutes, { prefix: '/api/v1' });
   await app.register(operationRoutes, { prefix: '/api/v1' });
+  await app.register(workerRoutes, { prefix: '/api/v1', defaultLeaseSeconds: config.workerLeaseSeconds });
 
   return app as unknown as App;
 }

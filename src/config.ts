@@ -44,6 +44,10 @@ export interface Config {
   readonly sseKeepaliveSeconds: number;
   readonly sseMaxBufferBytes: number;
   readonly sseReplayEvents: number;
+  /** Leases an operation gets before it ends `failed` (docs/contract.md §8). */
+  readonly workerMaxAttempts: number;
+  /** A lease's length when the worker asks for none (docs/contract.md §8). */
+  readonly workerLeaseSeconds: number;
   readonly bodyLimitBytes: number;
   readonly healthCheckTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
@@ -227,6 +231,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     sseKeepaliveSeconds: r.int('SSE_KEEPALIVE_SECONDS', 30, 1, 3600),
     sseMaxBufferBytes: r.int('SSE_MAX_BUFFER_BYTES', 10_485_760, 1024, 1_073_741_824),
     sseReplayEvents: r.int('SSE_REPLAY_EVENTS', 1000, 1, 1_000_000),
+    workerMaxAttempts: r.int('WORKER_MAX_ATTEMPTS', 3, 1, 100),
+    workerLeaseSeconds: r.int('WORKER_LEASE_SECONDS', 30, 10, 300),
     bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
     healthCheckTimeoutMs: r.int('HEALTH_CHECK_TIMEOUT_MS', 1000, 50, 60_000),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 4500, 100, 60_000),

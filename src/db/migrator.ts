@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS } from 'kysely/migration';
 import * as initialSchema from './migrations/0001_initial_schema.js';
 import * as operationEvents from './migrations/0002_operation_events.js';
+import * as workerLeases from './migrations/0004_worker_leases.js';
 
 /**
  * Migrations are listed here explicitly (not read from a folder) so the same list runs from
@@ -12,6 +13,7 @@ import * as operationEvents from './migrations/0002_operation_events.js';
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_operation_events': operationEvents,
+  '0004_worker_leases': workerLeases,
 };
 
 export function createMigrator(db: Kysely<unknown>): Migrator {

@@ -87,6 +87,22 @@ export interface OperationsTable {
   lastEventId: ColumnType<number, never, number>;
   /** Bytes of event `data` ever published (retention arithmetic, docs/adr/0016). */
   eventBytes: ColumnType<string, never, string>;
+  /** Leases granted so far (docs/contract.md §8); the current lease's attempt number. */
+  attempt: ColumnType<number, never, number>;
+  /** The current (or last) lease; current while `running` and `leaseExpiresAt` is in the future. */
+  leaseId: ColumnType<string | null, never, string | null>;
+  leaseSeconds: ColumnType<number | null, never, number | null>;
+  leaseExpiresAt: ColumnType<Date | null, never, Date | string | null>;
+  cancelRequested: ColumnType<boolean, never, boolean>;
+}
+
+export interface OperationLeasesTable {
+  id: Generated<string>;
+  operationId: string;
+  projectId: string;
+  worker: string;
+  attempt: number;
+  createdAt: CreatedAt;
 }
 
 export interface OperationEventsTable {
@@ -98,6 +114,10 @@ export interface OperationEventsTable {
   status: OperationStatus | null;
   bytes: number;
   endOffset: ColumnType<string, string | number, never>;
+  /** The worker's own event number (idempotent publishing, docs/contract.md §8). */
+  clientSeq: number | null;
+  /** The worker that wrote the event through an operation token. */
+  worker: string | null;
   createdAt: CreatedAt;
 }
 
@@ -108,6 +128,7 @@ export interface Database {
   documentVersions: DocumentVersionsTable;
   operations: OperationsTable;
   operationEvents: OperationEventsTable;
+  operationLeases: OperationLeasesTable;
 }
 
 export type User = Selectable<UsersTable>;

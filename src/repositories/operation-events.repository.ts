@@ -13,6 +13,12 @@ export interface NewEvent {
   readonly status: OperationStatus | null;
   /** The operation's `error` when this event fails it. */
   readonly error: string | null;
+  /** The operation's new status when it differs from the event's (a retry returns it to `pending`). */
+  readonly operationStatus?: OperationStatus | undefined;
+  /** The worker's own number for the event: a number already stored appends nothing (docs/contract.md §8). */
+  readonly clientSeq?: number | undefined;
+  /** The worker writing through an operation token: its lease must be current (fencing); the event extends it. */
+  readonly lease?: { readonly id: string; readonly worker: string } | undefined;
 }
 
 export interface Retention {
@@ -54,22 +60,29 @@ export class OperationEventsRepository extends ScopedRepository {
    */
   async append(scope: ProjectScope, operationId: string, event: NewEvent, keep: Retention): Promise<OperationEvent | undefined> {
     const status = event.status;
+    const clientSeq = event.clientSeq ?? null;
+    const leaseId = event.lease?.id ?? null;
     const { rows } = await sql<EventRow>`
       WITH op AS (
         UPDATE operations SET
           last_event_id = last_event_id + 1,
           event_bytes = event_bytes + ${event.bytes},
-          status = coalesce(${status}, status),
+          status = coalesce(${event.operationStatus ?? null}::text, ${status}::text, status),
           started_at = CASE WHEN ${status}::text IS NOT NULL THEN coalesce(started_at, now()) ELSE started_at END,
           completed_at = CASE WHEN ${status} IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
-          error = CASE WHEN ${status} = 'failed' THEN ${event.error} ELSE error END
+          error = CASE WHEN ${status} = 'failed' THEN ${event.error} ELSE error END,
+          lease_expires_at = CASE WHEN ${leaseId}::uuid IS NOT NULL THEN now() + make_interval(secs => lease_seconds) ELSE lease_expires_at END
         WHERE project_id = ${scope.projectId} AND id = ${operationId}
           AND status NOT IN ('completed', 'failed', 'cancelled')
+          AND (${leaseId}::uuid IS NULL OR (lease_id = ${leaseId}::uuid AND status = 'running' AND lease_expires_at > now()))
+          AND (${clientSeq}::integer IS NULL OR NOT EXISTS (
+            SELECT 1 FROM operation_events e WHERE e.operation_id = ${operationId} AND e.client_seq = ${clientSeq}::integer))
         RETURNING id, last_event_id, event_bytes
       ),
       inserted AS (
-        INSERT INTO operation_events (operation_id, seq, project_id, type, data, status, bytes, end_offset)
-        SELECT op.id, op.last_event_id, ${scope.projectId}, ${event.type}, ${event.dataJson}::json, ${status}, ${event.bytes}, op.event_bytes
+        INSERT INTO operation_events (operation_id, seq, project_id, type, data, status, bytes, end_offset, client_seq, worker)
+        SELECT op.id, op.last_event_id, ${scope.projectId}, ${event.type}, ${event.dataJson}::json, ${status}, ${event.bytes}, op.event_bytes,
+          ${clientSeq}::integer, ${event.lease?.worker ?? null}
         FROM op
         RETURNING seq, type, data, status, created_at
       ),
@@ -87,6 +100,18 @@ export class OperationEventsRepository extends ScopedRepository {
     `.execute(this.db);
     const row = rows[0];
     return row ? toEvent(operationId, row) : undefined;
+  }
+
+  /** The stored event a worker published with this `seq`, if it is still retained. */
+  async findByClientSeq(scope: ProjectScope, operationId: string, clientSeq: number): Promise<OperationEvent | undefined> {
+    const row = await this.db
+      .selectFrom('operationEvents')
+      .select(['seq as id', 'type', 'data', 'status', 'createdAt as created'])
+      .where('projectId', '=', scope.projectId)
+      .where('operationId', '=', operationId)
+      .where('clientSeq', '=', clientSeq)
+      .executeTakeFirst();
+    return row ? toEvent(operationId, row as EventRow) : undefined;
   }
 
   /** The oldest retained id and the newest ever published (ids never go backwards). */

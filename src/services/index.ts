@@ -2,12 +2,14 @@ import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Database } from '../db/types.js';
+import { LeasesRepository } from '../repositories/leases.repository.js';
 import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
+import { LeasesService } from './leases.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectsService } from './projects.service.js';
 
@@ -20,6 +22,10 @@ export interface ServiceDependencies {
   readonly tokens: TokenService;
   /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
   readonly replayEvents: number;
+  /** Leases before an operation fails (WORKER_MAX_ATTEMPTS). */
+  readonly workerMaxAttempts?: number;
+  /** How often each instance sweeps expired leases (ms; default 1000). */
+  readonly leaseSweepIntervalMs?: number;
 }
 
 /** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
@@ -30,6 +36,8 @@ export interface Services {
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
+  /** Worker leases, heartbeats and the expiry sweep (docs/contract.md §8, docs/adr/0020). */
+  readonly leases: LeasesService;
 }
 
 /**
@@ -39,15 +47,23 @@ export interface Services {
  * made by the service on the transaction's handle (`new XRepository(tx)`), which is the one
  * other place they are built.
  */
-export function buildServices({ db, bus, vectors, tokens, replayEvents }: ServiceDependencies): Services {
+export function buildServices(deps: ServiceDependencies): Services {
+  const { db, bus, vectors, tokens, replayEvents } = deps;
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
+  const operations = new OperationsService(db, bus, {
+    replayEvents,
+    ...(deps.workerMaxAttempts !== undefined ? { maxAttempts: deps.workerMaxAttempts } : {}),
+  });
   return Object.freeze({
     tokens,
     auth: new AuthService(tokens, users),
-    access: new ProjectAccess(projects),
+    access: new ProjectAccess(projects, new LeasesRepository(db)),
     projects: new ProjectsService(db, vectors),
     documents: new DocumentsService(db),
-    operations: new OperationsService(db, bus, { replayEvents }),
+    operations,
+    leases: new LeasesService(db, operations, tokens, bus, {
+      ...(deps.leaseSweepIntervalMs !== undefined ? { sweepIntervalMs: deps.leaseSweepIntervalMs } : {}),
+    }),
   });
 }

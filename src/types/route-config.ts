@@ -8,6 +8,13 @@ declare module 'fastify' {
     projectRole?: ProjectRole;
     /** The event-stream route accepts the token in an `access_token` query (browser EventSource). */
     allowQueryToken?: boolean;
+    /** A worker route (docs/contract.md §8): worker credentials only; every other token → 403. */
+    worker?: boolean;
+    /**
+     * An operation token may call this route for its own `:operation_id` only; there a lease that
+     * is no longer current is a 409 (fencing) and the creator's role does not matter (§8).
+     */
+    ownOperation?: boolean;
     /** false: never rate limited (health, documentation). */
     rateLimit?: boolean;
   }

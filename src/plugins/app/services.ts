@@ -22,10 +22,18 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     audience: config.jwtAudience,
     expiresInMinutes: config.accessTokenExpireMinutes,
   });
-  app.decorate(
-    'services',
-    buildServices({ db: app.db, bus: app.eventBus, vectors: app.vectors, tokens, replayEvents: config.sseReplayEvents }),
-  );
+  const built = buildServices({
+    db: app.db,
+    bus: app.eventBus,
+    vectors: app.vectors,
+    tokens,
+    replayEvents: config.sseReplayEvents,
+    workerMaxAttempts: config.workerMaxAttempts,
+  });
+  app.decorate('services', built);
+  // Every instance sweeps expired worker leases; each is handled once (docs/adr/0020).
+  built.leases.startSweeper((error) => app.log.warn({ err: error }, 'lease expiry sweep failed'));
+  app.addHook('onClose', () => built.leases.close());
 };
 
 export default fp(services, { name: 'services', fastify: '5.x', dependencies: ['postgres', 'redis', 'qdrant'] });

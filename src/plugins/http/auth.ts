@@ -1,8 +1,9 @@
 import { trace } from '@opentelemetry/api';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { type Caller, userOfCaller } from '../../auth/caller.js';
 import type { User } from '../../db/types.js';
-import { UnauthorizedError } from '../../lib/errors.js';
+import { ForbiddenError, UnauthorizedError } from '../../lib/errors.js';
 import { currentContext } from '../../lib/request-context.js';
 import { needsToken } from './route-policy.js';
 
@@ -12,8 +13,13 @@ declare module 'fastify' {
     authenticate: (request: FastifyRequest) => Promise<void>;
   }
   interface FastifyRequest {
-    /** The authenticated caller; set by the authentication step on every non-public route. */
+    /**
+     * The user the request acts for; set by the authentication step on every non-public route:
+     * the token's user, or the creator an operation token acts for; null for a worker credential.
+     */
     user: User | null;
+    /** Who is calling (src/auth/caller.ts); null on public routes. */
+    caller: Caller | null;
   }
 }
 
@@ -34,6 +40,23 @@ function bearerToken(request: FastifyRequest): string {
 }
 
 /**
+ * Which tokens a route takes (docs/contract.md §8, docs/adr/0020): worker routes take worker
+ * credentials only; user routes never take them; an operation token works only on routes of a
+ * project (the guard then holds it to its own project, lease and role).
+ */
+function assertRouteTakes(request: FastifyRequest, caller: Caller): void {
+  const config = request.routeOptions.config;
+  if (config.worker === true) {
+    if (caller.kind !== 'worker') throw new ForbiddenError('This route takes a worker credential');
+    return;
+  }
+  if (caller.kind === 'worker') throw new ForbiddenError('A worker credential works on the worker routes only');
+  if (caller.kind === 'operation' && config.projectRole === undefined) {
+    throw new ForbiddenError("An operation token works only on its project's routes");
+  }
+}
+
+/**
  * Authentication (REQ-003, REQ-007): every route requires a valid token whose `sub` is an
  * existing user, unless route-policy.ts says it is public. The token check itself is the
  * auth service's (src/services/auth.service.ts).
@@ -41,13 +64,21 @@ function bearerToken(request: FastifyRequest): string {
 const auth: FastifyPluginCallback = (app, _opts, done) => {
   const service = app.services.auth;
   app.decorateRequest('user', null);
+  app.decorateRequest('caller', null);
   app.decorate('authenticate', async function authenticate(request: FastifyRequest): Promise<void> {
     if (!needsToken(request)) return;
-    const user = await service.identify(bearerToken(request));
+    const caller = await service.identify(bearerToken(request));
+    assertRouteTakes(request, caller);
+    request.caller = caller;
+    const user = userOfCaller(caller);
     request.user = user;
     const ctx = currentContext();
-    if (ctx) ctx.user_id = user.id;
-    trace.getActiveSpan()?.setAttribute('user_id', user.id);
+    const span = trace.getActiveSpan();
+    if (user) {
+      if (ctx) ctx.user_id = user.id;
+      span?.setAttribute('user_id', user.id);
+    }
+    if (caller.kind !== 'user') span?.setAttribute('worker', caller.worker);
   });
   done();
 };

@@ -20,11 +20,18 @@ declare module 'fastify' {
   }
 }
 
+/** The `:operation_id` of a route that takes an operation token for its own operation only. */
+function ownOperationOf(request: FastifyRequest): string | undefined {
+  if (request.routeOptions.config.ownOperation !== true) return undefined;
+  return ((request.params as { operation_id?: string }).operation_id ?? '').toLowerCase();
+}
+
 /**
  * Project access (SEC-002, REQ-003): the one guard. A route under `/projects/:project_id`
  * declares the role it needs; the guard has the access service load the caller's membership
  * once (src/access/project-access.ts: 403 whether or not the project exists) and sets
- * `request.project` for the handler. It runs before validation of the body, so a non-member
+ * `request.project` for the handler. An operation token gets its scope from its lease and its
+ * creator's current role instead (docs/adr/0020). It runs before validation of the body, so a non-member
  * learns nothing from 422s either.
  */
 const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
@@ -39,8 +46,12 @@ const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
     if (!isUuid(projectId)) {
       throw new ValidationError('Request validation failed', [{ path: 'params/project_id', message: 'must be a UUID' }]);
     }
-    if (request.user === null) throw new ForbiddenError(`You do not have access to project ${projectId}`);
-    const { scope, project } = await access.require(projectId.toLowerCase(), request.user.id, needed);
+    const caller = request.caller;
+    if (caller === null || request.user === null) throw new ForbiddenError(`You do not have access to project ${projectId}`);
+    const { scope, project } =
+      caller.kind === 'operation'
+        ? await access.requireForOperation(projectId.toLowerCase(), caller, needed, ownOperationOf(request))
+        : await access.require(projectId.toLowerCase(), request.user.id, needed);
     request.project = scope;
     request.projectRow = project;
     const ctx = currentContext();

@@ -1,26 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Operation } from '../../../../db/types.js';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { isTerminal, type OperationStreamEvent, operationChannel } from '../../../../streaming/events.js';
 import { eventFrame } from '../../../../streaming/sse-format.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
-import { EventCreate, EventPublic, OperationCreate, OperationParams, OperationPublic, StreamHeaders, StreamQuery } from './schemas.js';
-
-function toPublic(o: Operation) {
-  return {
-    id: o.id,
-    project_id: o.projectId,
-    kind: o.kind,
-    status: o.status,
-    input: o.input,
-    error: o.error,
-    created_by: o.createdBy,
-    created_at: o.createdAt.toISOString(),
-    started_at: o.startedAt?.toISOString() ?? null,
-    completed_at: o.completedAt?.toISOString() ?? null,
-  };
-}
+import { toPublic } from './operation-public.js';
+import {
+  CancelBody,
+  EventCreate,
+  EventPublic,
+  OperationCreate,
+  OperationParams,
+  OperationPublic,
+  StreamHeaders,
+  StreamQuery,
+} from './schemas.js';
 
 const tags = ['operations'];
 
@@ -65,19 +59,50 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/projects/:project_id/operations/:operation_id/events',
     {
-      config: { projectRole: 'editor' },
+      config: { projectRole: 'editor', ownOperation: true },
       schema: {
         tags,
         operationId: 'publishOperationEvent',
         summary: 'Publish a progress event; a terminal status ends the operation',
+        description:
+          'An operation token publishes to its own operation only, while its lease is current (else 409); the event extends the lease. ' +
+          'A `seq` already published answers 200 with the stored event and delivers nothing again. Types starting with `operation.` ' +
+          'are the service’s own (422).',
         params: OperationParams,
         body: EventCreate,
-        response: { 202: EventPublic, ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503) },
+        response: {
+          200: EventPublic,
+          202: EventPublic,
+          ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
+        },
       },
     },
     async (request, reply) => {
-      const event = await service.publish(scopeOf(request), request.params.operation_id, request.body);
-      return reply.code(202).send(event);
+      const { event, duplicate } = await service.publishOnce(scopeOf(request), request.params.operation_id, request.body);
+      return reply.code(duplicate ? 200 : 202).send(event);
+    },
+  );
+
+  app.post(
+    '/projects/:project_id/operations/:operation_id/cancel',
+    {
+      config: { projectRole: 'editor' },
+      schema: {
+        tags,
+        operationId: 'cancelOperation',
+        summary: 'Cancel an operation (docs/contract.md §8)',
+        description:
+          'A pending operation ends `cancelled` at once; a running one reports `cancel_requested: true` on its next heartbeat and ends ' +
+          '`cancelled` when its worker says so or its lease runs out. The last event is `operation.cancelled`. 409 when it already ' +
+          'completed or failed.',
+        params: OperationParams,
+        body: CancelBody,
+        response: { 202: OperationPublic, ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const operation = await service.cancel(scopeOf(request), request.params.operation_id);
+      return reply.code(202).send(toPublic(operation));
     },
   );
 

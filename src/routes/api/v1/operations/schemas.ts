@@ -60,6 +60,13 @@ export const EventCreate = Type.Object(
         description: 'completed, failed or cancelled end the operation and its streams',
       }),
     ),
+    seq: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2_147_483_647,
+        description: 'The worker’s own number for this event (per operation): publishing a seq again stores nothing (200)',
+      }),
+    ),
   },
   { $id: 'EventCreate', additionalProperties: false, examples: [{ type: 'progress', data: { percent: 40 }, status: 'running' }] },
 );
@@ -99,3 +106,5 @@ export const StreamQuery = Type.Object({
 export const StreamHeaders = Type.Object({
   'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
 });
+
+export const CancelBody = Type.Object({}, { $id: 'OperationCancel', additionalProperties: false });
