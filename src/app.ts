@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './lib/logger.js';
+import exportWorker from './plugins/app/export-worker.js';
 import services from './plugins/app/services.js';
 import auth from './plugins/http/auth.js';
 import { correlationId, correlationIdFor } from './plugins/http/correlation-id.js';
@@ -23,6 +24,7 @@ import redis from './plugins/infra/redis.js';
 import telemetry from './plugins/infra/telemetry.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
+import exportRoutes from './routes/api/v1/exports/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
 import operationRoutes from './routes/api/v1/operations/index.js';
 import projectRoutes from './routes/api/v1/projects/index.js';
@@ -80,6 +82,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   // The composition root: every repository and service, built once (src/services/index.ts).
   await app.register(services, { config });
+  // The service's own export worker and the export TTL sweep, on every instance (docs/adr/0023).
+  await app.register(exportWorker, { config });
 
   // What the chain's stateful steps need (their stores, request decorators).
   await app.register(rateLimit, { config });
@@ -126,6 +130,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(projectRoutes, { prefix: '/api/v1' });
   await app.register(documentRoutes, { prefix: '/api/v1' });
   await app.register(operationRoutes, { prefix: '/api/v1' });
+  await app.register(exportRoutes, { prefix: '/api/v1' });
   await app.register(workerRoutes, { prefix: '/api/v1', defaultLeaseSeconds: config.workerLeaseSeconds });
 
   return app as unknown as App;

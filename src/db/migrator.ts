@@ -3,6 +3,7 @@ import { type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS } from
 import * as initialSchema from './migrations/0001_initial_schema.js';
 import * as operationEvents from './migrations/0002_operation_events.js';
 import * as workerLeases from './migrations/0004_worker_leases.js';
+import * as exports_ from './migrations/0007_exports.js';
 
 /**
  * Migrations are listed here explicitly (not read from a folder) so the same list runs from
@@ -14,6 +15,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_operation_events': operationEvents,
   '0004_worker_leases': workerLeases,
+  '0007_exports': exports_,
 };
 
 export function createMigrator(db: Kysely<unknown>): Migrator {

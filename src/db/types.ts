@@ -121,6 +121,31 @@ export interface OperationEventsTable {
   createdAt: CreatedAt;
 }
 
+export type ExportRowStatus = 'pending' | 'ready' | 'expired';
+
+export interface ExportsTable {
+  id: Generated<string>;
+  projectId: string;
+  operationId: string;
+  createdBy: string;
+  /** What the builder recorded; the public status also reads the operation (docs/contract.md §11). */
+  status: ColumnType<ExportRowStatus, ExportRowStatus | undefined, ExportRowStatus>;
+  fileName: string | null;
+  bytes: ColumnType<string | null, number | null | undefined, number | null>;
+  sha256: string | null;
+  attempt: number | null;
+  createdAt: CreatedAt;
+  completedAt: Timestamp | null;
+  expiresAt: Timestamp;
+}
+
+export interface ExportChunksTable {
+  exportId: string;
+  attempt: number;
+  seq: number;
+  data: Buffer;
+}
+
 export interface Database {
   users: UsersTable;
   projects: ProjectsTable;
@@ -129,6 +154,8 @@ export interface Database {
   operations: OperationsTable;
   operationEvents: OperationEventsTable;
   operationLeases: OperationLeasesTable;
+  exports: ExportsTable;
+  exportChunks: ExportChunksTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -140,3 +167,4 @@ export type ProjectMember = Selectable<ProjectMembersTable>;
 export type DocumentVersion = Selectable<DocumentVersionsTable>;
 export type NewDocumentVersion = Insertable<DocumentVersionsTable>;
 export type Operation = Selectable<OperationsTable>;
+export type ExportRow = Selectable<ExportsTable>;

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'not_found'
   | 'request_timeout'
   | 'conflict'
+  | 'gone'
   | 'payload_too_large'
   | 'uri_too_long'
   | 'validation_error'
@@ -73,6 +74,12 @@ export class RequestTimeoutError extends AppError {
 export class ConflictError extends AppError {
   readonly code = 'conflict';
   readonly statusCode = 409;
+}
+
+/** A resource that existed and is gone for good: an export past its TTL (docs/contract.md §11). */
+export class GoneError extends AppError {
+  readonly code = 'gone';
+  readonly statusCode = 410;
 }
 
 export class PayloadTooLargeError extends AppError {

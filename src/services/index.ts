@@ -9,6 +9,9 @@ import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
+import type { DownloadLinks } from './export-link.js';
+import { PostgresExportStorage } from './export-storage.js';
+import { ExportsService } from './exports.service.js';
 import { LeasesService } from './leases.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectsService } from './projects.service.js';
@@ -26,6 +29,8 @@ export interface ServiceDependencies {
   readonly workerMaxAttempts?: number;
   /** How often each instance sweeps expired leases (ms; default 1000). */
   readonly leaseSweepIntervalMs?: number;
+  /** Exports (docs/contract.md §11): signed links, how long archives are kept, the build test hook. */
+  readonly exports: { readonly links: DownloadLinks; readonly ttlSeconds: number; readonly buildDelayMs: number };
 }
 
 /** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
@@ -38,6 +43,8 @@ export interface Services {
   readonly operations: OperationsService;
   /** Worker leases, heartbeats and the expiry sweep (docs/contract.md §8, docs/adr/0020). */
   readonly leases: LeasesService;
+  /** Export archives, their storage and signed links (docs/contract.md §11, docs/adr/0023). */
+  readonly exports: ExportsService;
 }
 
 /**
@@ -62,6 +69,10 @@ export function buildServices(deps: ServiceDependencies): Services {
     projects: new ProjectsService(db, vectors),
     documents: new DocumentsService(db),
     operations,
+    exports: new ExportsService(db, bus, operations, new PostgresExportStorage(db), deps.exports.links, {
+      ttlSeconds: deps.exports.ttlSeconds,
+      buildDelayMs: deps.exports.buildDelayMs,
+    }),
     leases: new LeasesService(db, operations, tokens, bus, {
       ...(deps.leaseSweepIntervalMs !== undefined ? { sweepIntervalMs: deps.leaseSweepIntervalMs } : {}),
     }),

@@ -23,6 +23,7 @@ export const errors = {
   403: errorRef('Not a member of the project, or role too low'),
   404: errorRef('Not found'),
   409: errorRef('Conflict'),
+  410: errorRef('Gone: expired for good'),
   413: errorRef('Body too large'),
   422: errorRef('Validation failed'),
   429: errorRef('Rate limited'),
