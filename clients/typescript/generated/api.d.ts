@@ -280,8 +280,128 @@ export interface paths {
          */
         get: operations["streamOperationEvents"];
         put?: never;
-        /** Publish a progress event; a terminal status ends the operation */
+        /**
+         * Publish a progress event; a terminal status ends the operation
+         * @description An operation token publishes to its own operation only, while its lease is current (else 409); the event extends the lease. A `seq` already published answers 200 with the stored event and delivers nothing again. Types starting with `operation.` are the service’s own (422).
+         */
         post: operations["publishOperationEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/operations/{operation_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an operation (docs/contract.md §8)
+         * @description A pending operation ends `cancelled` at once; a running one reports `cancel_requested: true` on its next heartbeat and ends `cancelled` when its worker says so or its lease runs out. The last event is `operation.cancelled`. 409 when it already completed or failed.
+         */
+        post: operations["cancelOperation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export the project as a ZIP of its latest documents (runs as an `export` operation)
+         * @description Progress comes as `export.progress` events (one per document) on the operation stream and the project stream; the last event is `export.completed` (or `export.failed`). Then GET the export for its signed `download_url`.
+         */
+        post: operations["createExport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/exports/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An export: its status, and a signed download link once it is ready */
+        get: operations["getExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/exports/{export_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an export archive with its signed link (no Authorization needed)
+         * @description A tampered, expired or foreign signature, or one of a user who can no longer read the project → 403 (always the same body); past EXPORT_TTL_HOURS → 410. `ETag` is the archive's quoted SHA-256; `If-None-Match` with it → 304.
+         */
+        get: operations["downloadExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/worker/leases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lease the oldest pending operation of some kinds (long poll)
+         * @description Worker credential only. 201 with the lease, the operation (now `running`, `operation.started` streamed), its project and an operation token; 204 when none appears within `wait_seconds` (a new operation wakes a waiting poll at once).
+         */
+        post: operations["leaseOperation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/worker/leases/{lease_id}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend a lease; learn whether the operation was cancelled
+         * @description Extends the lease by its `lease_seconds`. 409 when the lease is no longer current (expired — even if nobody took the operation yet — or the operation ended): stop working on it. Unknown lease → 404; another worker’s → 403.
+         */
+        post: operations["heartbeatLease"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2427,10 +2547,46 @@ export interface operations {
                     data?: unknown;
                     /** @description completed, failed or cancelled end the operation and its streams */
                     status?: "running" | "completed" | "failed" | "cancelled";
+                    /** @description The worker’s own number for this event (per operation): publishing a seq again stores nothing (200) */
+                    seq?: number;
                 };
             };
         };
         responses: {
+            /** @description The stored event, as it is also sent on the stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 4,
+                     *       "operation_id": "0193a6f3-1d2e-7f30-9b4c-5d6e7f809102",
+                     *       "type": "progress",
+                     *       "data": {
+                     *         "percent": 40
+                     *       },
+                     *       "status": "running",
+                     *       "created_at": "2026-11-25T12:00:05.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Sequence number within the operation; the SSE id */
+                        id: number;
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        operation_id: string;
+                        type: string;
+                        data: unknown;
+                        status: ("pending" | "running" | "completed" | "failed" | "cancelled") | null;
+                        /** Format: date-time */
+                        created_at: string;
+                    };
+                };
+            };
             /** @description The stored event, as it is also sent on the stream */
             202: {
                 headers: {
@@ -2512,6 +2668,729 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancelOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+                /** @description UUID */
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description An operation and its current status */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a6f3-1d2e-7f30-9b4c-5d6e7f809102",
+                     *       "project_id": "0193a6f2-0c1d-7e2f-8a3b-4c5d6e7f8091",
+                     *       "kind": "agent_run",
+                     *       "status": "pending",
+                     *       "input": {
+                     *         "step": 1
+                     *       },
+                     *       "error": null,
+                     *       "created_by": "0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f",
+                     *       "created_at": "2026-11-25T12:00:00.000Z",
+                     *       "started_at": null,
+                     *       "completed_at": null
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        id: string;
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        project_id: string;
+                        kind: string;
+                        status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                        input: {
+                            [key: string]: unknown;
+                        };
+                        error: string | null;
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        created_by: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        started_at: string | null;
+                        completed_at: string | null;
+                    };
+                };
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    createExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The export and the `export` operation that builds it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        export: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            status: "pending" | "running" | "ready" | "failed" | "expired";
+                            /** @description Size of the archive; null until ready */
+                            bytes: number | null;
+                            /** @description Hex SHA-256 of the archive (also its ETag); null until ready */
+                            sha256: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            expires_at: string;
+                            /** @description Signed for the caller; works without Authorization for 10 minutes. Null until ready; GET the export again for a fresh one. */
+                            download_url: string | null;
+                        };
+                        operation: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            project_id: string;
+                            kind: string;
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            input: {
+                                [key: string]: unknown;
+                            };
+                            error: string | null;
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            created_by: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            started_at: string | null;
+                            completed_at: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+                /** @description UUID */
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An export of the project: a ZIP of its latest documents and a manifest (docs/contract.md §11) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a6f4-2e3f-7a41-8c5d-6e7f8091a2b3",
+                     *       "status": "ready",
+                     *       "bytes": 4096,
+                     *       "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                     *       "created_at": "2026-11-25T12:00:00.000Z",
+                     *       "expires_at": "2026-11-26T12:00:00.000Z",
+                     *       "download_url": "/api/v1/exports/0193a6f4-2e3f-7a41-8c5d-6e7f8091a2b3/download?sig=1764072600.0193a6f1-6b2c-7d3e-9f40-1a2b3c4d5e6f.Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF"
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description UUID
+                         */
+                        id: string;
+                        status: "pending" | "running" | "ready" | "failed" | "expired";
+                        /** @description Size of the archive; null until ready */
+                        bytes: number | null;
+                        /** @description Hex SHA-256 of the archive (also its ETag); null until ready */
+                        sha256: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        expires_at: string;
+                        /** @description Signed for the caller; works without Authorization for 10 minutes. Null until ready; GET the export again for a fresh one. */
+                        download_url: string | null;
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    downloadExport: {
+        parameters: {
+            query: {
+                /** @description The signature from download_url */
+                sig: string;
+            };
+            header?: {
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description UUID */
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive (application/zip), streamed with Content-Length, Content-Disposition and ETag */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched the ETag) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gone: expired for good */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    leaseOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kinds": [
+                 *         "agent.reply",
+                 *         "draft.document"
+                 *       ],
+                 *       "wait_seconds": 20,
+                 *       "lease_seconds": 30
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Operation kinds this worker takes (1–20) */
+                    kinds: string[];
+                    /** @description Long poll: wait this long for an operation (default 0) */
+                    wait_seconds?: number;
+                    /** @description Lease length; heartbeats extend it by as much (default WORKER_LEASE_SECONDS) */
+                    lease_seconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description A leased operation and its operation token */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        lease: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            /** Format: date-time */
+                            expires_at: string;
+                            /** @description 1 for the first lease of the operation */
+                            attempt: number;
+                        };
+                        /** @description The operation (as in §5) */
+                        operation: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            project_id: string;
+                            kind: string;
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            input: {
+                                [key: string]: unknown;
+                            };
+                            error: string | null;
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            created_by: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            started_at: string | null;
+                            completed_at: string | null;
+                        };
+                        project: {
+                            /**
+                             * Format: uuid
+                             * @description UUID
+                             */
+                            id: string;
+                            language: string;
+                        };
+                        /** @description The operation token: acts for the creator through this worker, while the lease is current */
+                        token: string;
+                    };
+                };
+            };
+            /** @description No operation of those kinds within wait_seconds */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    heartbeatLease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                lease_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        expires_at: string;
+                        /** @description The operation was cancelled: end it with a `cancelled` status */
+                        cancel_requested: boolean;
+                    };
+                };
+            };
+            /** @description Malformed JSON or wrong content type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

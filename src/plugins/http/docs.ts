@@ -34,6 +34,12 @@ const TAGS = [
       'Long-running jobs of a project (agent runs, exports): workers publish progress events, clients follow them ' +
       'as Server-Sent Events and resume with `Last-Event-ID`.',
   },
+  {
+    name: 'exports',
+    description:
+      'The package the user came for: a ZIP of the latest documents and a manifest, built by the service\'s own worker as an ' +
+      '`export` operation, downloaded with a signed link that works without a token (docs/contract.md §11).',
+  },
 ];
 
 /**

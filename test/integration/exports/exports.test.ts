@@ -176,7 +176,7 @@ describe('POST /api/v1/projects/:id/exports', () => {
     const before = await sql<{ n: number }>('select count(*)::int as n from exports where project_id = $1', [project.id]);
     const refused = await server.request(`/api/v1/projects/${project.id}/exports`, json(stranger, {}));
     expect(refused.status).toBe(403);
-    expect((await refused.json()).error).toBe('forbidden');
+    expect(((await refused.json()) as { error: string }).error).toBe('forbidden');
     expect(await statusOf(server.request(`/api/v1/projects/${project.id}/exports/${ready.id}`, { headers: stranger.auth }))).toBe(403);
     expect(await sql('select count(*)::int as n from exports where project_id = $1', [project.id])).toEqual(before);
   });
@@ -209,7 +209,7 @@ describe('GET /api/v1/exports/:id/download', () => {
     for (const url of attempts) {
       const res = await download(url, owner.auth);
       expect(res.status, url).toBe(403);
-      const body = await res.json();
+      const body = (await res.json()) as { error: string; message: string; details: unknown };
       bodies.push([body.error, body.message, body.details]);
     }
     expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
@@ -273,7 +273,7 @@ describe('EXPORT_TTL_HOURS', () => {
     await until(async () => (await getExport(two as RunningApp, owner, project.id, created.id)).status === 'expired', 10_000, 50);
     const gone = await (two as RunningApp).request(ready.download_url as string);
     expect(gone.status).toBe(410);
-    expect((await gone.json()).error).toBe('gone');
+    expect(((await gone.json()) as { error: string }).error).toBe('gone');
 
     const sweptLines = () =>
       [...(one as RunningApp).logs, ...(two as RunningApp).logs].filter(
