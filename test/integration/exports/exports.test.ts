@@ -113,6 +113,9 @@ describe('POST /api/v1/projects/:id/exports', () => {
       await writeVersion(server, owner, project.id, type, `${type} ${randomBytes(2000).toString('base64')}`);
 
     const first = await exportReady(server, owner, project.id);
+    // ZIP times have a 2-second resolution: the second build starts on another tick, so a clock
+    // that leaked into the archive would show.
+    await new Promise((r) => setTimeout(r, 2100));
     const second = await exportReady(server, owner, project.id);
     expect(second.id).not.toBe(first.id);
     expect(second.sha256).toBe(first.sha256);
