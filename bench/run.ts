@@ -7,6 +7,7 @@ import { type ExtraColumn, type LatencyGoal, type Ratio, recordSection, section 
 import { type RunningServer, startServer } from './lib/server-process.js';
 import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
 import { eventPublishScenario } from './scenarios/event-publish.js';
+import { exportScenario } from './scenarios/export.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
@@ -243,6 +244,12 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'event publish throughput and publish → delivery latency, before and after the durable event log',
     oneOff: true,
     run: eventPublishScenario,
+  },
+  {
+    name: 'export',
+    title: 'export of four 100 KB documents: POST to export.completed, and server memory while building',
+    oneOff: true,
+    run: exportScenario,
   },
 ];
 
