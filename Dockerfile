@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # JEEX API image (docs/adr/0009). Targets:
 #   runtime (default, last): compiled app + production dependencies on node:24-slim, non-root
 #   development: the source tree with every dependency, `npm run dev` (mount the source over /app)

@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The image tier has its own command and config (vitest.image.config.ts).
+    exclude: [...configDefaults.exclude, 'test/image/**'],
     globalSetup: ['test/helpers/global-setup.ts'],
     setupFiles: ['test/helpers/fixtures.ts'],
     testTimeout: 20_000,

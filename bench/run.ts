@@ -11,6 +11,7 @@ import { exportScenario } from './scenarios/export.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
+import { workerLeasesScenario } from './scenarios/worker-leases.js';
 
 /**
  * Load benchmark harness: `npm run bench [-- <scenario…|all>]`. autocannon runs here; each
@@ -244,6 +245,12 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'event publish throughput and publish → delivery latency, before and after the durable event log',
     oneOff: true,
     run: eventPublishScenario,
+  },
+  {
+    name: 'worker-leases',
+    title: 'worker leases: lease → start latency, leases per second with 10 workers, PostgreSQL cost per lease',
+    oneOff: true,
+    run: workerLeasesScenario,
   },
   {
     name: 'export',

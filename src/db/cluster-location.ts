@@ -17,7 +17,7 @@ export interface ClusterLocation {
   /** As root: the `postgres` user that runs initdb and the server. */
   readonly runAs: RunAs | undefined;
   /** Set when the cluster or the binaries had to move where the `postgres` user can reach them. */
-  readonly relocation: { readonly dir: string; readonly reason: string } | undefined;
+  readonly relocation: { readonly message: string } | undefined;
 }
 
 /**
@@ -25,8 +25,8 @@ export interface ClusterLocation {
  * As root, PostgreSQL runs as `postgres` (created if absent), which must traverse every
  * ancestor of the cluster and of the binaries; a checkout or DATA_DIR under a 0700 directory
  * (/root/app, a `mktemp -d`) is out of its reach. Then the cluster (and, if needed, a copy of
- * the binaries) goes to RELOCATION_ROOT/pg-<hash of realpath(DATA_DIR)>: the same place on every
- * start of this checkout, another one for every other DATA_DIR.
+ * the binaries) goes under RELOCATION_ROOT: the cluster to pg-<hash of realpath(DATA_DIR)>, the
+ * binaries to bin-<hash of their realpath>: the same places on every start of this checkout.
  */
 export async function locateCluster(dataDir: string, binaries: PostgresBinaries): Promise<ClusterLocation> {
   const ownDir = path.join(dataDir, 'postgres');
@@ -44,25 +44,30 @@ export async function locateCluster(dataDir: string, binaries: PostgresBinaries)
     return { clusterDir: ownDir, binaries, runAs, relocation: undefined };
   }
 
-  const hash = createHash('sha256')
-    .update(await realpath(dataDir))
-    .digest('hex')
-    .slice(0, 16);
-  const dir = path.join(RELOCATION_ROOT, `pg-${hash}`);
+  const unreachable = [dataReachable ? undefined : dataDir, binariesReachable ? undefined : binaries.nativeDir].filter(Boolean);
+  const clusterDir = dataReachable ? ownDir : path.join(await relocationDir('pg', dataDir), 'postgres');
+  await ownedBy(runAs, clusterDir);
+  // One copy per node_modules, shared by every DATA_DIR of that checkout (the test runs' too).
+  const served = binariesReachable ? binaries : await copyBinaries(binaries, await relocationDir('bin', binaries.nativeDir));
+  return {
+    clusterDir,
+    binaries: served,
+    runAs,
+    relocation: {
+      message: `embedded PostgreSQL relocated (the postgres user cannot reach ${unreachable.join(' nor ')}): cluster in ${clusterDir}, server binaries in ${served.nativeDir}`,
+    },
+  };
+}
+
+/** RELOCATION_ROOT/<kind>-<first 16 hex of sha256(realpath(source))>, with a note of what it belongs to. */
+async function relocationDir(kind: 'pg' | 'bin', source: string): Promise<string> {
+  const real = await realpath(source);
+  const dir = path.join(RELOCATION_ROOT, `${kind}-${createHash('sha256').update(real).digest('hex').slice(0, 16)}`);
   await mkdir(dir, { recursive: true, mode: 0o755 });
   await chmod(RELOCATION_ROOT, 0o755);
   await chmod(dir, 0o755);
-  // For whoever finds the directory: which DATA_DIR it belongs to.
-  await writeFile(path.join(dir, 'DATA_DIR'), `${await realpath(dataDir)}\n`);
-  const clusterDir = dataReachable ? ownDir : path.join(dir, 'postgres');
-  await ownedBy(runAs, clusterDir);
-  const unreachable = [dataReachable ? undefined : dataDir, binariesReachable ? undefined : binaries.nativeDir].filter(Boolean);
-  return {
-    clusterDir,
-    binaries: binariesReachable ? binaries : await copyBinaries(binaries, dir),
-    runAs,
-    relocation: { dir, reason: `the postgres user cannot reach ${unreachable.join(' nor ')}` },
-  };
+  await writeFile(path.join(dir, 'SOURCE'), `${real}\n`);
+  return dir;
 }
 
 async function postgresUser(): Promise<RunAs> {

@@ -156,8 +156,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const location = await locateCluster(root, await locateBinaries());
     const { clusterDir } = location;
     if (location.relocation) {
-      options.onNotice?.(`embedded PostgreSQL runs in ${location.relocation.dir}: ${location.relocation.reason}`, {
+      options.onNotice?.(location.relocation.message, {
         cluster_dir: clusterDir,
+        binaries_dir: location.binaries.nativeDir,
         data_dir: root,
       });
     }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS } from 'kysely/migration';
 import * as initialSchema from './migrations/0001_initial_schema.js';
 import * as operationEvents from './migrations/0002_operation_events.js';
+import * as vectorPurges from './migrations/0003_vector_purges.js';
 import * as workerLeases from './migrations/0004_worker_leases.js';
 import * as exports_ from './migrations/0007_exports.js';
 
@@ -14,6 +15,7 @@ import * as exports_ from './migrations/0007_exports.js';
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_operation_events': operationEvents,
+  '0003_vector_purges': vectorPurges,
   '0004_worker_leases': workerLeases,
   '0007_exports': exports_,
 };

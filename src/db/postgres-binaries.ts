@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, link, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,7 +38,8 @@ export async function locateBinaries(): Promise<PostgresBinaries> {
  * A copy of the binaries under `dir`, for a `postgres` user that cannot reach node_modules (a
  * checkout under /root). Files are hard links when the source is readable by everyone (no
  * space, no time), copies with world-readable modes otherwise. Built beside the target and
- * renamed into place, so a copy cut short is never used; reused while the version matches.
+ * renamed into place, so a copy cut short is never used; reused while the version matches
+ * (a copy of an older version stays: it is hard links, and a process may still run from it).
  */
 export async function copyBinaries(source: PostgresBinaries, dir: string): Promise<PostgresBinaries> {
   const target = path.join(dir, `server-${source.version}`);
@@ -48,12 +50,18 @@ export async function copyBinaries(source: PostgresBinaries, dir: string): Promi
     version: source.version,
   };
   if (existsSync(relocated.postgres)) return relocated;
-  for (const entry of await readdir(dir)) {
-    if (entry.startsWith('server-')) await rm(path.join(dir, entry), { recursive: true, force: true });
+  // Processes of several DATA_DIRs may copy at once (each holds only its own DATA_DIR's lock):
+  // each builds its own partial copy; the first rename wins, the others drop theirs.
+  const partial = `${target}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await linkOrCopyTree(source.nativeDir, partial);
+    await rename(partial, target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !existsSync(relocated.postgres)) throw error;
+  } finally {
+    await rm(partial, { recursive: true, force: true });
   }
-  const partial = `${target}.partial`;
-  await linkOrCopyTree(source.nativeDir, partial);
-  await rename(partial, target);
   return relocated;
 }
 

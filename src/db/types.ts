@@ -121,6 +121,16 @@ export interface OperationEventsTable {
   createdAt: CreatedAt;
 }
 
+/** Vector deletions owed for deleted projects (migration 0003). */
+export interface VectorPurgesTable {
+  projectId: string;
+  language: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  lastError: string | null;
+  nextAttemptAt: ColumnType<Date, Date | string | undefined, Date | string>;
+  createdAt: CreatedAt;
+}
+
 export type ExportRowStatus = 'pending' | 'ready' | 'expired';
 
 export interface ExportsTable {
@@ -152,6 +162,7 @@ export interface Database {
   projectMembers: ProjectMembersTable;
   documentVersions: DocumentVersionsTable;
   operations: OperationsTable;
+  vectorPurges: VectorPurgesTable;
   operationEvents: OperationEventsTable;
   operationLeases: OperationLeasesTable;
   exports: ExportsTable;

@@ -29,6 +29,15 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
       if (ctx === undefined) return ids;
       return { correlation_id: ctx.correlation_id, project_id: ctx.project_id, user_id: ctx.user_id, ...ids };
     },
+    // Fastify merges its own `req` serializer (which writes `url` whole) under ours: anything that
+    // logs a request gets its path only.
+    serializers: {
+      req: (req: { method?: string; url?: string; socket?: { remoteAddress?: string } }) => ({
+        method: req.method,
+        url: typeof req.url === 'string' ? safeUrl(req.url) : undefined,
+        remote_address: req.socket?.remoteAddress,
+      }),
+    },
     redact: {
       paths: [
         'req.headers.authorization',
@@ -48,8 +57,12 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 
-/** The URL with the `access_token` query value replaced, for log lines (docs/contract.md §5: never logged). */
+/**
+ * The URL as log lines show it: its path only. A query string can carry a token under any
+ * spelling the query parser decodes (`?access_token=`, `?access%5Ftoken=`, …), so none of it is
+ * logged rather than some of it redacted by name (docs/contract.md §6; docs/adr/0017-no-leaks-no-races.md).
+ */
 export function safeUrl(url: string): string {
-  if (!url.includes('access_token')) return url;
-  return url.replace(/([?&]access_token=)[^&#]*/g, '$1[redacted]');
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
 }

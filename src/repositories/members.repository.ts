@@ -31,6 +31,8 @@ export class MembersRepository extends ScopedRepository {
       .selectFrom('projectMembers')
       .select(['userId', 'role'])
       .where('projectId', '=', scope.projectId)
+      // One order for every locker: two transactions never hold each other's next row.
+      .orderBy('userId')
       .forUpdate()
       .execute();
     return new Map(rows.map((r) => [r.userId, r.role]));

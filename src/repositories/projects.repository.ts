@@ -76,6 +76,52 @@ export class ProjectsRepository extends ScopedRepository {
     return project && { ...project, role: scope.role };
   }
 
+  /**
+   * Inside a write transaction, after the access guard (issue 14 item 9): the caller's role now,
+   * in a project that is still live, with the rows held until commit. `share` is for writes into
+   * the project (several at once; a deletion or a demotion waits for them, and a write that comes
+   * after them sees them); `update` is for changes to the project row itself (one at a time).
+   * Lock order everywhere: the project row first, then membership rows (no deadlock between
+   * these paths). Undefined when the project was deleted or the caller removed meanwhile.
+   */
+  async lockForWrite(scope: ProjectScope, mode: 'share' | 'update'): Promise<ProjectRole | undefined> {
+    if (mode === 'update') {
+      const live = await this.db
+        .selectFrom('projects')
+        .select('id')
+        .where('id', '=', scope.projectId)
+        .where('isDeleted', '=', false)
+        .forNoKeyUpdate()
+        .executeTakeFirst();
+      if (!live) return undefined;
+    }
+    const row = await this.db
+      .selectFrom('projects as p')
+      .innerJoin('projectMembers as m', 'm.projectId', 'p.id')
+      .select('m.role')
+      .where('p.id', '=', scope.projectId)
+      .where('p.isDeleted', '=', false)
+      .where('m.userId', '=', scope.userId)
+      .forShare(['p', 'm'])
+      .executeTakeFirst();
+    return row?.role;
+  }
+
+  /**
+   * The live project row held FOR SHARE until commit, membership rows untouched (the members
+   * service locks those itself, FOR UPDATE, right after). False when the project was deleted.
+   */
+  async lockLive(scope: ProjectScope): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('projects')
+      .select('id')
+      .where('id', '=', scope.projectId)
+      .where('isDeleted', '=', false)
+      .forShare()
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Soft delete (REQ-008): the row stays, marked, and disappears from every read. */
   async softDelete(scope: ProjectScope): Promise<boolean> {
     const result = await this.db

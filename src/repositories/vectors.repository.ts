@@ -55,9 +55,6 @@ export interface RetryPolicy {
 export interface VectorsRepositoryOptions {
   readonly log: FastifyBaseLogger;
   readonly retry?: Partial<RetryPolicy>;
-  /** Deferred deletions of deleted projects: first delay and cap (ms). */
-  readonly purgeRetryMinMs?: number;
-  readonly purgeRetryMaxMs?: number;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { retries: 3, minTimeoutMs: 100, maxRetryTimeMs: 5_000 };
@@ -67,10 +64,6 @@ export class VectorsRepository {
   private readonly retry: RetryPolicy;
   private readonly log: FastifyBaseLogger;
   private readonly warn: ReturnType<typeof throttledWarning>;
-  private readonly purges = new Map<string, NodeJS.Timeout>();
-  private readonly purgeRetryMinMs: number;
-  private readonly purgeRetryMaxMs: number;
-  private closed = false;
 
   constructor(
     private readonly collection: VectorCollection,
@@ -79,8 +72,6 @@ export class VectorsRepository {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.log = opts.log;
     this.warn = throttledWarning(opts.log);
-    this.purgeRetryMinMs = opts.purgeRetryMinMs ?? 1_000;
-    this.purgeRetryMaxMs = opts.purgeRetryMaxMs ?? 60_000;
   }
 
   /** Stores the vectors (idempotent per content); returns their point ids in input order. */
@@ -151,44 +142,12 @@ export class VectorsRepository {
   }
 
   /**
-   * For a project that is already (soft-)deleted: one attempt now; when Qdrant is away, keep
-   * retrying in the background and never fail the caller. Until then the vectors are
-   * unreachable anyway — a deleted project can no longer be granted a scope.
+   * For a project that is already (soft-)deleted: one attempt, no retry here — a failure is
+   * the caller's to keep (the `vector_purges` queue, src/services/vector-purges.service.ts),
+   * so a deletion owed survives a restart.
    */
   async purgeProject(scope: VectorScope): Promise<void> {
-    try {
-      await this.run('purgeProject', () => this.client.delete(this.name, { wait: true, filter: scopedFilter(scope) }), { retries: 0 });
-    } catch (error) {
-      this.log.warn(
-        { project_id: scope.projectId, reason: reasonOf(error) },
-        'vector deletion of a deleted project deferred; retrying in the background',
-      );
-      this.schedulePurge(scope, 0);
-    }
-  }
-
-  /** Clears the deferred deletions' timers; those still pending are reported, not silently dropped. */
-  close(): void {
-    this.closed = true;
-    for (const timer of this.purges.values()) clearTimeout(timer);
-    if (this.purges.size > 0) this.log.warn({ project_ids: [...this.purges.keys()] }, 'deferred vector deletions abandoned at shutdown');
-    this.purges.clear();
-  }
-
-  private schedulePurge(scope: VectorScope, attempt: number): void {
-    if (this.closed) return;
-    clearTimeout(this.purges.get(scope.projectId));
-    const delay = Math.min(this.purgeRetryMinMs * 2 ** attempt, this.purgeRetryMaxMs);
-    const timer = setTimeout(() => {
-      this.run('purgeProject', () => this.client.delete(this.name, { wait: true, filter: scopedFilter(scope) }), { retries: 0 })
-        .then(() => {
-          this.purges.delete(scope.projectId);
-          this.log.info({ project_id: scope.projectId, attempts: attempt + 2 }, 'deferred vector deletion completed');
-        })
-        .catch(() => this.schedulePurge(scope, attempt + 1));
-    }, delay);
-    timer.unref();
-    this.purges.set(scope.projectId, timer);
+    await this.run('purgeProject', () => this.client.delete(this.name, { wait: true, filter: scopedFilter(scope) }), { retries: 0 });
   }
 
   private get client() {

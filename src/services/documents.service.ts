@@ -4,6 +4,7 @@ import type { Database, DocumentType } from '../db/types.js';
 import { NotFoundError } from '../lib/errors.js';
 import { DocumentsRepository } from '../repositories/documents.repository.js';
 import type { Page } from '../repositories/paging.js';
+import { confirmWriteAccess } from './write-access.js';
 
 /** Linear document versioning per (project, type). */
 export class DocumentsService {
@@ -13,17 +14,22 @@ export class DocumentsService {
     this.documents = new DocumentsRepository(db);
   }
 
-  /** Appends version previous+1 atomically (the repository serialises writers per type). */
+  /**
+   * Appends version previous+1 atomically (the repository serialises writers per type). The
+   * caller's editor role in the live project is confirmed under lock first: a version never
+   * lands in a project deleted, or from an editor demoted, after the guard looked.
+   */
   append(scope: ProjectScope, documentType: DocumentType, input: { content: string; metadata?: Record<string, unknown> | undefined }) {
-    return this.db.transaction().execute((tx) =>
-      new DocumentsRepository(tx).append(scope, {
+    return this.db.transaction().execute(async (tx) => {
+      await confirmWriteAccess(tx, scope, 'editor');
+      return new DocumentsRepository(tx).append(scope, {
         projectId: scope.projectId,
         documentType,
         content: input.content,
         metadata: input.metadata ?? {},
         createdBy: scope.userId,
-      }),
-    );
+      });
+    });
   }
 
   latest(scope: ProjectScope) {

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -7,6 +8,7 @@ import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
+import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import type { DownloadLinks } from './export-link.js';
@@ -15,6 +17,7 @@ import { ExportsService } from './exports.service.js';
 import { LeasesService } from './leases.service.js';
 import { OperationsService } from './operations.service.js';
 import { ProjectsService } from './projects.service.js';
+import { VectorPurgeService } from './vector-purges.service.js';
 
 /** What the composition root is built from: the infrastructure plugins' handles. */
 export interface ServiceDependencies {
@@ -23,6 +26,7 @@ export interface ServiceDependencies {
   /** Null without a vector store (QDRANT_URL unset: development, test). */
   readonly vectors: VectorsRepository | null;
   readonly tokens: TokenService;
+  readonly log: FastifyBaseLogger;
   /** Events kept per operation for resume (SSE_REPLAY_EVENTS). */
   readonly replayEvents: number;
   /** Leases before an operation fails (WORKER_MAX_ATTEMPTS). */
@@ -43,6 +47,10 @@ export interface Services {
   readonly operations: OperationsService;
   /** Worker leases, heartbeats and the expiry sweep (docs/contract.md §8, docs/adr/0020). */
   readonly leases: LeasesService;
+  /** Ends a stream when its caller's access does (contract §9, docs/adr/0019). */
+  readonly streamAccess: StreamAccess;
+  /** Vector deletions owed for deleted projects (a background sweep; null without a vector store). */
+  readonly vectorPurges: VectorPurgeService | null;
   /** Export archives, their storage and signed links (docs/contract.md §11, docs/adr/0023). */
   readonly exports: ExportsService;
 }
@@ -55,9 +63,10 @@ export interface Services {
  * other place they are built.
  */
 export function buildServices(deps: ServiceDependencies): Services {
-  const { db, bus, vectors, tokens, replayEvents } = deps;
+  const { db, bus, vectors, tokens, log, replayEvents } = deps;
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
+  const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
   const operations = new OperationsService(db, bus, {
     replayEvents,
     ...(deps.workerMaxAttempts !== undefined ? { maxAttempts: deps.workerMaxAttempts } : {}),
@@ -66,7 +75,8 @@ export function buildServices(deps: ServiceDependencies): Services {
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects, new LeasesRepository(db)),
-    projects: new ProjectsService(db, vectors),
+    projects: new ProjectsService(db, vectorPurges, new AccessNotices(bus)),
+    vectorPurges,
     documents: new DocumentsService(db),
     operations,
     exports: new ExportsService(db, bus, operations, new PostgresExportStorage(db), deps.exports.links, {
@@ -76,5 +86,6 @@ export function buildServices(deps: ServiceDependencies): Services {
     leases: new LeasesService(db, operations, tokens, bus, {
       ...(deps.leaseSweepIntervalMs !== undefined ? { sweepIntervalMs: deps.leaseSweepIntervalMs } : {}),
     }),
+    streamAccess: new StreamAccess(bus, async (projectId, userId) => (await projects.findMembership(projectId, userId))?.role),
   });
 }

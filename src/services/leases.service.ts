@@ -37,6 +37,8 @@ export class LeasesService {
   private readonly wakeUps: WakeUps;
   private readonly leases: LeasesRepository;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Aborted when the app starts closing: waiting polls answer 204 at once instead of holding the shutdown. */
+  private readonly closing = new AbortController();
   private sweeping: Promise<unknown> | undefined;
 
   constructor(
@@ -55,10 +57,11 @@ export class LeasesService {
    * within `waitSeconds` (or the client left). A wake-up is armed before each look at the queue,
    * so an operation created between the look and the wait is not missed.
    */
-  async lease(request: LeaseRequest, signal: AbortSignal): Promise<LeaseGranted | null> {
+  async lease(request: LeaseRequest, clientGone: AbortSignal): Promise<LeaseGranted | null> {
+    const signal = AbortSignal.any([clientGone, this.closing.signal]);
     const deadline = Date.now() + request.waitSeconds * 1000;
     for (;;) {
-      const remaining = deadline - Date.now();
+      const remaining = signal.aborted ? 0 : deadline - Date.now();
       const wake = remaining > 0 ? await this.wakeUps.arm(request.kinds, Math.min(remaining, RECHECK_MS), signal) : undefined;
       const granted = await this.tryLease(request).catch((error: unknown) => {
         wake?.cancel();
@@ -138,7 +141,13 @@ export class LeasesService {
     this.sweeper.unref();
   }
 
+  /** Ends the waiting polls (204) so they do not hold a graceful shutdown; new polls answer at once. */
+  stopPolls(): void {
+    this.closing.abort();
+  }
+
   async close(): Promise<void> {
+    this.stopPolls();
     clearInterval(this.sweeper);
     await this.sweeping;
     await this.wakeUps.close();

@@ -6,8 +6,11 @@ import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { MembersRepository } from '../repositories/members.repository.js';
 import type { Page } from '../repositories/paging.js';
 import { type ProjectChanges, ProjectsRepository } from '../repositories/projects.repository.js';
+import type { Db } from '../repositories/scoped.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
-import type { VectorsRepository } from '../repositories/vectors.repository.js';
+import type { AccessNotices } from '../streaming/stream-access.js';
+import type { VectorPurgeService } from './vector-purges.service.js';
+import { confirmWriteAccess, noAccess, roleTooLow } from './write-access.js';
 
 /** Projects and their members: the business rules (REQ-008). */
 export class ProjectsService {
@@ -17,7 +20,9 @@ export class ProjectsService {
   constructor(
     private readonly db: Kysely<Database>,
     /** Null or absent without a vector store (QDRANT_URL unset). */
-    private readonly vectors: Pick<VectorsRepository, 'purgeProject'> | null = null,
+    private readonly vectorPurges: Pick<VectorPurgeService, 'enqueue' | 'purgeNow'> | null = null,
+    /** Tells open streams that someone's access changed (contract §9); null where nothing streams. */
+    private readonly notices: AccessNotices | null = null,
   ) {
     this.projects = new ProjectsRepository(db);
     this.members = new MembersRepository(db);
@@ -36,20 +41,34 @@ export class ProjectsService {
     return this.projects.listForUser(userId, page, status);
   }
 
+  /** Editors and owners (docs/contract.md §5); checked again under the row lock, like every write here. */
   async update(scope: ProjectScope, changes: ProjectChanges) {
-    const project = await this.projects.update(scope, { ...changes, ...(changes.name ? { name: changes.name.trim() } : {}) });
-    if (!project) throw new NotFoundError(`Project ${scope.projectId} not found`);
-    return project;
+    return this.db.transaction().execute(async (tx) => {
+      const role = await confirmWriteAccess(tx, scope, 'editor', 'update');
+      const project = await new ProjectsRepository(tx).update(scope, {
+        ...changes,
+        ...(changes.name ? { name: changes.name.trim() } : {}),
+      });
+      if (!project) throw noAccess(scope);
+      return { ...project, role };
+    });
   }
 
   /**
    * Soft delete, then the project's vectors. The row decides: once it is deleted the vectors are
    * unreachable (no scope can be granted for it), so a Qdrant outage defers their removal
-   * (retried in the background, logged) instead of failing the deletion (issue 7).
+   * instead of failing the deletion (issue 7). What is owed commits with the deletion
+   * (`vector_purges`) and is retried in the background, across restarts (issue 14 item 9).
    */
   async delete(scope: ProjectScope): Promise<void> {
-    if (!(await this.projects.softDelete(scope))) throw new NotFoundError(`Project ${scope.projectId} not found`);
-    await this.vectors?.purgeProject(vectorScopeOf(scope));
+    const vectors = vectorScopeOf(scope);
+    await this.db.transaction().execute(async (tx) => {
+      await confirmWriteAccess(tx, scope, 'owner', 'update');
+      if (!(await new ProjectsRepository(tx).softDelete(scope))) throw noAccess(scope);
+      await this.vectorPurges?.enqueue(tx, vectors);
+    });
+    await this.notices?.projectDeleted(scope.projectId);
+    await this.vectorPurges?.purgeNow(vectors);
   }
 
   listMembers(scope: ProjectScope) {
@@ -58,29 +77,47 @@ export class ProjectsService {
 
   /** Adds a member or changes a role; the last owner cannot be demoted (409). */
   async setMember(scope: ProjectScope, userId: string, role: ProjectRole) {
-    return this.db.transaction().execute(async (tx) => {
+    const member = await this.db.transaction().execute(async (tx) => {
+      const roles = await lockOwnersView(tx, scope);
       if (!(await new UsersRepository(tx).findById(userId))) throw new NotFoundError(`User ${userId} not found`);
       const members = new MembersRepository(tx);
-      const roles = await members.lockRoles(scope);
       if (roles.get(userId) === 'owner' && role !== 'owner') assertAnotherOwner(roles, userId);
       await members.upsert(scope, userId, role);
       const member = await members.find(scope, userId);
       if (!member) throw new NotFoundError(`User ${userId} is not a member`);
       return member;
     });
+    await this.notices?.memberChanged(scope.projectId, userId);
+    return member;
   }
 
   /** Removes a member; the last owner cannot be removed (409). */
   async removeMember(scope: ProjectScope, userId: string): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
+      const roles = await lockOwnersView(tx, scope);
       const members = new MembersRepository(tx);
-      const roles = await members.lockRoles(scope);
       const role = roles.get(userId);
       if (role === undefined) throw new NotFoundError(`User ${userId} is not a member of this project`);
       if (role === 'owner') assertAnotherOwner(roles, userId);
       await members.remove(scope, userId);
     });
+    await this.notices?.memberChanged(scope.projectId, userId);
   }
+}
+
+/**
+ * Membership changes: the live project held, then every membership row locked FOR UPDATE, and
+ * only then the caller's own role read — from those locked rows. Checked before the lock, two
+ * owners could each act on the strength of a role the other was taking away ("A demotes B" and
+ * "B demotes C" at once both succeeded, issue 14 item 9); now the second sees the first's change.
+ */
+async function lockOwnersView(tx: Db, scope: ProjectScope): Promise<Map<string, ProjectRole>> {
+  if (!(await new ProjectsRepository(tx).lockLive(scope))) throw noAccess(scope);
+  const roles = await new MembersRepository(tx).lockRoles(scope);
+  const own = roles.get(scope.userId);
+  if (own === undefined) throw noAccess(scope);
+  if (own !== 'owner') throw roleTooLow('owner');
+  return roles;
 }
 
 function assertAnotherOwner(roles: Map<string, ProjectRole>, leaving: string): void {

@@ -18,7 +18,7 @@ export interface SseConnectionOptions {
   readonly onClose: (reason: CloseReason) => void;
 }
 
-export type CloseReason = 'completed' | 'client_gone' | 'slow_client' | 'bus_lost' | 'shutdown' | 'failed';
+export type CloseReason = 'completed' | 'client_gone' | 'slow_client' | 'bus_lost' | 'shutdown' | 'failed' | 'revoked' | 'auth_expired';
 
 /**
  * One open event stream's socket side. Owns its keepalive timer and its buffer bound

@@ -1,33 +1,77 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EventStream, type EventStreamSpec, type StreamEvent } from './event-stream.js';
-import { retryFrame } from './sse-format.js';
+import type { CloseReason } from './sse-connection.js';
+import { noticeFrame, retryFrame } from './sse-format.js';
 import type { SseHub } from './sse-hub.js';
+import { type AccessWatch, type StreamAccess, streamCallerOf } from './stream-access.js';
+import { StreamLifetime } from './stream-lifetime.js';
+import { endStreamSpan, endStreamSpanOnClose, markStreamEnd, requestSpanOf } from './stream-span.js';
 
 /** How long a browser waits before reconnecting after the stream drops. */
 export const RETRY_MS = 2_000;
 
 export interface ServeStreamOptions<E extends StreamEvent> extends EventStreamSpec<E> {
   readonly hub: SseHub;
+  /** Ends the stream when the caller's access ends (contract §9, docs/adr/0019). */
+  readonly access: StreamAccess;
   /** Fields for the "event stream closed" log line (ids only: never tokens or payloads). */
   readonly logFields: Readonly<Record<string, string>>;
 }
 
 /**
  * Serves one event stream on a Fastify reply: the piece every stream kind shares (an
- * operation's, a project's). Subscribes and reads the history bounds while the reply can
- * still be an ordinary error; then hijacks it, writes the headers the request chain set,
- * lets go of the request's heavy fields and hands the socket to `EventStream`.
+ * operation's, a project's). Subscribes, reads the history bounds and starts watching the
+ * caller's access while the reply can still be an ordinary error; then hijacks it, writes the
+ * headers the request chain set, lets go of the request's heavy fields and hands the socket
+ * to `EventStream`. Everything it takes is bound to the stream's lifetime, which starts here
+ * and not when the stream opens: a client that leaves during any await leaves nothing behind.
  */
 export async function serveEventStream<E extends StreamEvent>(
   request: FastifyRequest,
   reply: FastifyReply,
   options: ServeStreamOptions<E>,
 ): Promise<void> {
-  const stream = new EventStream(options);
-  await stream.prepare();
+  const lifetime = new StreamLifetime(reply.raw);
+  const span = requestSpanOf(request);
+  // A stream lives for minutes and there may be thousands: keep only what the close log
+  // needs, not the request with its user and project rows (bench `sse-fanout`).
+  const log = request.log;
+  const correlationId = request.id;
+  const { logFields } = options;
+  const started = performance.now();
+  const closed = (reason: CloseReason, lastEventId: number, opened: boolean) => {
+    lifetime.end();
+    markStreamEnd(span, reason);
+    if (!opened) endStreamSpan(span, false);
+    log.info(
+      {
+        correlation_id: correlationId,
+        ...logFields,
+        reason,
+        opened,
+        last_event_id: lastEventId,
+        duration_ms: Math.round(performance.now() - started),
+      },
+      'event stream closed',
+    );
+  };
+
+  const stream = new EventStream({ ...options, live: lifetime.bind(options.live) });
+  let watch: AccessWatch;
+  try {
+    [, watch] = await Promise.all([stream.prepare(), options.access.watch(streamCallerOf(request), lifetime)]);
+  } catch (error) {
+    lifetime.end();
+    throw error;
+  }
 
   reply.hijack();
+  if (lifetime.ended) {
+    // The client left before the stream opened: its subscriptions are already released.
+    closed('client_gone', stream.lastEventId, false);
+    return;
+  }
   // Hijacked: Fastify no longer sends the headers the chain set (security, CORS, correlation id).
   reply.raw.writeHead(200, {
     ...(reply.getHeaders() as OutgoingHttpHeaders),
@@ -36,28 +80,19 @@ export async function serveEventStream<E extends StreamEvent>(
     'x-accel-buffering': 'no',
     connection: 'keep-alive',
   });
-  // A stream lives for minutes and there may be thousands: keep only what the close log
-  // needs, not the request with its user and project rows (bench `sse-fanout`).
-  const log = request.log;
-  const correlationId = request.id;
-  const { logFields } = options;
   request.user = null;
   request.projectRow = null;
-  const opened = performance.now();
+  endStreamSpanOnClose(span, reply.raw);
   const connection = options.hub.connect(reply.raw, (reason) => {
     stream.release();
-    log.info(
-      {
-        correlation_id: correlationId,
-        ...logFields,
-        reason,
-        last_event_id: stream.lastEventId,
-        duration_ms: Math.round(performance.now() - opened),
-      },
-      'event stream closed',
-    );
+    closed(reason, stream.lastEventId, true);
   });
   connection.write(retryFrame(RETRY_MS));
+  watch.start((ending) => {
+    if (ending.notice) connection.write(noticeFrame(ending.notice.event, ending.notice.data));
+    connection.close(ending.reason);
+  });
+  if (connection.isClosed) return;
   try {
     await stream.run(connection);
   } catch (error) {

@@ -12,10 +12,26 @@ import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { APP_VERSION } from '../version.js';
+import { redisCommandOnly, UrlScrubbingSpanProcessor } from './scrub.js';
 import { telemetryState } from './state.js';
 
 /** The exporter's own deadline: the default (10 s) alone is past the 5 s shutdown budget (docs/facts.md). */
 const EXPORT_TIMEOUT_MS = 2_000;
+
+/**
+ * Longest attribute value a span keeps (characters). Values are ours (SQL text, routes, error
+ * messages), but whatever slips into one is cut at this length instead of exported whole, and a
+ * span stays small in the bounded queue. The standard variables still win when set.
+ */
+const ATTRIBUTE_VALUE_LENGTH_LIMIT = 2_048;
+
+function spanLimitFromEnv(...names: string[]): number | undefined {
+  for (const name of names) {
+    const value = Number(process.env[name]);
+    if (process.env[name] !== undefined && Number.isInteger(value) && value > 0) return value;
+  }
+  return undefined;
+}
 
 /** Counts export outcomes for the `telemetry` health component; never throws into the SDK. */
 class ObservedSpanExporter implements SpanExporter {
@@ -78,7 +94,14 @@ export function startTelemetry(endpoint: string): void {
       'service.version': APP_VERSION,
       'deployment.environment.name': process.env.NODE_ENV ?? 'development',
     }),
+    spanLimits: {
+      attributeValueLengthLimit:
+        spanLimitFromEnv('OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT') ?? ATTRIBUTE_VALUE_LENGTH_LIMIT,
+      attributeCountLimit: spanLimitFromEnv('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT') ?? 128,
+    },
     spanProcessors: [
+      // First: URLs lose their query strings (tokens) before any exporter sees the span.
+      new UrlScrubbingSpanProcessor(),
       // Bounded queue: with a dead collector, spans beyond it are dropped, memory stays flat.
       new BatchSpanProcessor({
         exporter: new ObservedSpanExporter(new OTLPTraceExporter(exporterOptions)),
@@ -110,7 +133,8 @@ export function startTelemetry(endpoint: string): void {
       }),
       // One span per query, none for borrowing a pool connection.
       new PgInstrumentation({ ignoreConnectSpans: true, requireParentSpan: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
+      // Command names only: EVALSHA's arguments are whole events (issue 14 item 4).
+      new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: redisCommandOnly }),
       new UndiciInstrumentation(),
     ],
   });

@@ -35,7 +35,6 @@ export async function openRepository(
     name,
     close: async () => {
       collection.close();
-      repo.close();
       await client.deleteCollection(name).catch(() => undefined);
     },
   };

@@ -28,6 +28,7 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     bus: app.eventBus,
     vectors: app.vectors,
     tokens,
+    log: app.log,
     replayEvents: config.sseReplayEvents,
     workerMaxAttempts: config.workerMaxAttempts,
     exports: {
@@ -37,8 +38,21 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     },
   });
   app.decorate('services', built);
+  // The background jobs among the services. Deleted projects' vectors still owed
+  // (docs/adr/0017-no-leaks-no-races.md): started once the app is ready — what a previous
+  // process left is tried first — and stopped at close; what is still owed stays in the table.
+  const purges = built.vectorPurges;
+  if (purges) {
+    app.addHook('onReady', (done) => {
+      purges.start();
+      done();
+    });
+    app.addHook('onClose', () => purges.close());
+  }
   // Every instance sweeps expired worker leases; each is handled once (docs/adr/0020).
   built.leases.startSweeper((error) => app.log.warn({ err: error }, 'lease expiry sweep failed'));
+  // Long polls end before the server waits for in-flight requests (preClose), not after (onClose).
+  app.addHook('preClose', async () => built.leases.stopPolls());
   app.addHook('onClose', () => built.leases.close());
 };
 

@@ -20,6 +20,8 @@ declare module 'fastify' {
     user: User | null;
     /** Who is calling (src/auth/caller.ts); null on public routes. */
     caller: Caller | null;
+    /** When the caller's token expires (ms since epoch): an event stream ends then (docs/adr/0019). */
+    tokenExpiresAt: number | null;
   }
 }
 
@@ -65,6 +67,7 @@ const auth: FastifyPluginCallback = (app, _opts, done) => {
   const service = app.services.auth;
   app.decorateRequest('user', null);
   app.decorateRequest('caller', null);
+  app.decorateRequest('tokenExpiresAt', null);
   app.decorate('authenticate', async function authenticate(request: FastifyRequest): Promise<void> {
     if (!needsToken(request)) return;
     const caller = await service.identify(bearerToken(request));
@@ -72,6 +75,7 @@ const auth: FastifyPluginCallback = (app, _opts, done) => {
     request.caller = caller;
     const user = userOfCaller(caller);
     request.user = user;
+    request.tokenExpiresAt = caller.expiresAt;
     const ctx = currentContext();
     const span = trace.getActiveSpan();
     if (user) {

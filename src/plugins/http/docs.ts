@@ -35,9 +35,15 @@ const TAGS = [
       'as Server-Sent Events and resume with `Last-Event-ID`.',
   },
   {
+    name: 'workers',
+    description:
+      'Agent workers (worker credential only): lease operations with a long poll, heartbeat the lease; the lease brings an ' +
+      'operation token for the ordinary project routes. See the README, "Write a worker".',
+  },
+  {
     name: 'exports',
     description:
-      'The package the user came for: a ZIP of the latest documents and a manifest, built by the service\'s own worker as an ' +
+      "The package the user came for: a ZIP of the latest documents and a manifest, built by the service's own worker as an " +
       '`export` operation, downloaded with a signed link that works without a token (docs/contract.md §11).',
   },
 ];

@@ -107,7 +107,6 @@ const qdrantPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { confi
   // hold the process; stopping our own timers is what shutdown needs.
   app.addHook('onClose', async () => {
     collection.close();
-    vectors.close();
   });
 };
 

@@ -119,6 +119,7 @@ describe('authentication by construction (SEC-003)', () => {
         document_type: 'about',
         version: '1',
         operation_id: randomUUID(),
+        lease_id: randomUUID(),
       });
       const res = await server.request(url, {
         method: route.method,

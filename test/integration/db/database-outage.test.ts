@@ -111,8 +111,26 @@ describe('database health and outage', () => {
     }
   });
 
-  it('statement timeout is set on every connection', async () => {
-    const { rows } = await sql<{ statementTimeout: string }>`show statement_timeout`.execute(server.app.db);
-    expect(rows[0]?.statementTimeout).toBe('30s');
+  it('statement timeout is set on every connection of the pool, not only the first', async () => {
+    // Hold all 20 connections at once (each waits for the others), so each is a distinct backend.
+    const size = 20;
+    let arrived = 0;
+    let allIn: () => void = () => undefined;
+    const barrier = new Promise<void>((resolve) => {
+      allIn = resolve;
+    });
+    const seen = await Promise.all(
+      Array.from({ length: size }, () =>
+        server.app.db.connection().execute(async (connection) => {
+          const { rows } = await sql<{ pid: number; timeout: string }>`
+            select pg_backend_pid() as pid, current_setting('statement_timeout') as timeout`.execute(connection);
+          if (++arrived === size) allIn();
+          await barrier;
+          return rows[0];
+        }),
+      ),
+    );
+    expect(new Set(seen.map((r) => r?.pid)).size).toBe(size);
+    expect(seen.map((r) => r?.timeout)).toEqual(Array(size).fill('30s'));
   });
 });

@@ -27,7 +27,7 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events'];
+const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0003_vector_purges', 'Up 0004_worker_leases', 'Up 0007_exports'];
 
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
@@ -37,11 +37,59 @@ describe('migrations', () => {
 
   it('go up from empty, down to empty, and up again', async () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
-    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'export_chunks',
+      'exports',
+      'operation_events',
+      'operation_leases',
+      'operations',
+      'project_members',
+      'projects',
+      'users',
+      'vector_purges',
+    ]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([]);
     expect(await migrateDown(db as Kysely<unknown>, true)).toEqual([...ALL_UP].reverse().map((m) => m.replace('Up', 'Down')));
     expect(await tables()).toEqual([]);
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
+  });
+
+  it('0007 goes down alone: the exports and their chunks are gone, everything else stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0007_exports']);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'operation_events',
+      'operation_leases',
+      'operations',
+      'project_members',
+      'projects',
+      'users',
+      'vector_purges',
+    ]);
+  });
+
+  it('0004 goes down alone: the lease table and columns are gone, the event log stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0004_worker_leases']);
+    expect(await tables()).toEqual([
+      'document_versions',
+      'operation_events',
+      'operations',
+      'project_members',
+      'projects',
+      'users',
+      'vector_purges',
+    ]);
+    const { rows } = await sql<{ name: string }>`
+      select column_name as name from information_schema.columns
+      where (table_name = 'operations' and (column_name like 'lease%' or column_name in ('attempt', 'cancel_requested')))
+         or (table_name = 'operation_events' and column_name in ('client_seq', 'worker'))`.execute(db);
+    expect(rows).toEqual([]);
+  });
+
+  it('0003 goes down alone: the vector purge queue is gone, everything else stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0003_vector_purges']);
+    expect(await tables()).toEqual(['document_versions', 'operation_events', 'operations', 'project_members', 'projects', 'users']);
   });
 
   it('0002 goes down alone: the event log and the sequence columns are gone, operations stay', async () => {
@@ -52,7 +100,12 @@ describe('migrations', () => {
       db,
     );
     expect(rows).toEqual([]);
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0002_operation_events']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual([
+      'Up 0002_operation_events',
+      'Up 0003_vector_purges',
+      'Up 0004_worker_leases',
+      'Up 0007_exports',
+    ]);
   });
 
   it('are applied once when two runners start at the same time (advisory lock)', async () => {

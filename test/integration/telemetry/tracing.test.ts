@@ -127,8 +127,20 @@ describe('traces (REQ-010)', () => {
     expect(receiver.metricNames.has('jeex.sse.connections')).toBe(true);
   });
 
-  it('health reports telemetry healthy while exports succeed', async () => {
-    const health = (await (await fetch(`${base}/api/v1/health`)).json()) as { components: Array<{ name: string; status: string }> };
-    expect(health.components.find((c) => c.name === 'telemetry')?.status).toBe('healthy');
+  it('health reports telemetry healthy while exports succeed, counting exports the collector actually received', async () => {
+    // "Healthy" alone cannot tell exports that succeed from no exports at all (issue 14 item 10):
+    // a request made now must reach the receiver, and health must count it as a successful export.
+    await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'trace-healthy-1' } });
+    await until(() => trace('trace-healthy-1').root !== undefined, 10_000);
+    type Health = { components: Array<{ name: string; status: string; details: { exports_ok?: number; exports_failed?: number } | null }> };
+    const telemetry = async () =>
+      ((await (await fetch(`${base}/api/v1/health`)).json()) as Health).components.find((c) => c.name === 'telemetry');
+    const received = receiver.requests;
+    const component = await telemetry();
+    expect(component?.status).toBe('healthy');
+    expect(component?.details?.exports_ok).toBeGreaterThan(0);
+    expect(component?.details?.exports_failed).toBe(0);
+    // Every successful export the service counts is one the receiver answered (metrics exports too).
+    expect(component?.details?.exports_ok).toBeLessThanOrEqual(received);
   });
 });

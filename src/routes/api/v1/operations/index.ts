@@ -97,7 +97,7 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'completed or failed.',
         params: OperationParams,
         body: CancelBody,
-        response: { 202: OperationPublic, ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+        response: { 202: OperationPublic, ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -145,6 +145,7 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const channel = operationChannel({ projectId: scope.projectId, operationId: operation.id });
       await serveEventStream<OperationStreamEvent>(request, reply, {
         hub: app.streams,
+        access: app.services.streamAccess,
         history: service.history(scope, operation.id),
         live: { subscribe: (listener) => app.eventBus.subscribe(channel, listener) },
         isTerminal: (event) => isTerminal(event.status),

@@ -34,7 +34,7 @@ const workerRoutes: FastifyPluginAsyncTypebox<{ defaultLeaseSeconds: number }> =
         response: {
           201: LeasePublic,
           204: { type: 'null', description: 'No operation of those kinds within wait_seconds' },
-          ...errorResponses(400, 401, 403, 422, 429, 503),
+          ...errorResponses(400, 401, 403, 413, 422, 429, 503),
         },
       },
     },
@@ -79,7 +79,7 @@ const workerRoutes: FastifyPluginAsyncTypebox<{ defaultLeaseSeconds: number }> =
           'operation yet — or the operation ended): stop working on it. Unknown lease → 404; another worker’s → 403.',
         params: LeaseParams,
         body: HeartbeatBody,
-        response: { 200: HeartbeatPublic, ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+        response: { 200: HeartbeatPublic, ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503) },
       },
     },
     async (request) => {
