@@ -110,5 +110,15 @@ describe('an API instance killed while it builds an export', () => {
     const zip = zipOnDisk(bytes);
     expect(zip.test()).toContain('No errors detected');
     expect(zip.read('crash-test/04-plan.md').toString('utf8')).toBe(contents.plan);
+
+    // A graceful stop in the middle of a build still exits within the 5 s of docs/contract.md §7.
+    const next = await startExport(survivor, owner, project.id);
+    const live = await openStream(`${survivor.base}/api/v1/projects/${project.id}/operations/${next.operation.id}/events`, owner.auth);
+    await live.waitFor((events) => events.some((e) => e.event === 'export.progress'), 20_000);
+    const t0 = performance.now();
+    survivor.process.child.kill('SIGTERM');
+    const exit = await survivor.process.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.atMs - t0).toBeLessThan(5000);
   }, 90_000);
 });
