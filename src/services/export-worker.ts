@@ -26,6 +26,7 @@ export class ExportWorker {
   readonly name = `api:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`.slice(0, 100);
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
+  private building: Promise<void> | undefined;
 
   constructor(
     private readonly leases: LeasesService,
@@ -37,10 +38,14 @@ export class ExportWorker {
     this.running ??= this.loop();
   }
 
-  /** Stops taking work; a build in progress is abandoned (its lease expires and another instance retries it). */
+  /**
+   * Stops taking work; a build in progress is abandoned (its lease expires and another instance
+   * retries it). Waits for that build to notice, not for a lease request: one blocked on an
+   * unreachable event bus ends with the bus, which closes after this.
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await this.running;
+    await this.building;
   }
 
   private async loop(): Promise<void> {
@@ -51,7 +56,11 @@ export class ExportWorker {
           { worker: this.name, kinds: [EXPORT_KIND], waitSeconds: WAIT_SECONDS, leaseSeconds: this.options.leaseSeconds },
           signal,
         );
-        if (granted) await this.run(granted);
+        if (granted) {
+          this.building = this.run(granted);
+          await this.building;
+          this.building = undefined;
+        }
       } catch (error) {
         if (signal.aborted) return;
         this.options.log.warn({ err: error }, 'export worker: lease request failed');

@@ -79,6 +79,10 @@ describe('POST /api/v1/projects/:id/exports', () => {
     expect(ready.sha256).toBe(sha256(bytes));
     expect(ready.bytes).toBe(bytes.length);
 
+    // The signature is a credential for 10 minutes: never in a log line (the request log keeps the path only).
+    const sig = new URL(ready.download_url as string, server.baseUrl).searchParams.get('sig') as string;
+    expect(server.rawLogs.some((line) => line.includes(sig.split('.')[2] as string))).toBe(false);
+
     const zip = zipOnDisk(bytes);
     expect(zip.test()).toContain('No errors detected');
     const slug = 'idea-ünïcode-co-2026';
