@@ -9,6 +9,7 @@ import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
 import { eventPublishScenario } from './scenarios/event-publish.js';
 import { exportScenario } from './scenarios/export.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
+import { safeWritesScenario } from './scenarios/safe-writes.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
 import { startupScenario } from './scenarios/startup.js';
 import { workerLeasesScenario } from './scenarios/worker-leases.js';
@@ -251,6 +252,12 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'worker leases: lease → start latency, leases per second with 10 workers, PostgreSQL cost per lease',
     oneOff: true,
     run: workerLeasesScenario,
+  },
+  {
+    name: 'safe-writes',
+    title: 'project create and new version with the audit insert and the idempotency check, vs without',
+    oneOff: true,
+    run: safeWritesScenario,
   },
   {
     name: 'export',

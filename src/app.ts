@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './lib/logger.js';
 import exportWorker from './plugins/app/export-worker.js';
+import retentionSweep from './plugins/app/retention-sweep.js';
 import services from './plugins/app/services.js';
 import auth from './plugins/http/auth.js';
 import { correlationId, correlationIdFor } from './plugins/http/correlation-id.js';
@@ -12,6 +13,7 @@ import docs from './plugins/http/docs.js';
 import errorHandler, { frameworkErrorOptions } from './plugins/http/error-handler.js';
 import { closeConnectionsOnShutdown } from './plugins/http/graceful-close.js';
 import idParams from './plugins/http/id-params.js';
+import { idempotencySteps } from './plugins/http/idempotency.js';
 import projectAccess from './plugins/http/project-access.js';
 import rateLimit from './plugins/http/rate-limit.js';
 import { requestLogger } from './plugins/http/request-log.js';
@@ -22,6 +24,7 @@ import postgres from './plugins/infra/postgres.js';
 import qdrant from './plugins/infra/qdrant.js';
 import redis from './plugins/infra/redis.js';
 import telemetry from './plugins/infra/telemetry.js';
+import auditRoutes from './routes/api/v1/audit/index.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
 import exportRoutes from './routes/api/v1/exports/index.js';
@@ -82,6 +85,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   // The composition root: every repository and service, built once (src/services/index.ts).
   await app.register(services, { config });
+  // Audit entries and idempotency keys past their retention, hourly (docs/adr/0021).
+  await app.register(retentionSweep, { config });
   // The service's own export worker and the export TTL sweep, on every instance (docs/adr/0023).
   await app.register(exportWorker, { config });
 
@@ -105,6 +110,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const { byIp, byUserAndProject } = app.rateLimits;
   const shutdown = closeConnectionsOnShutdown();
   const logRequest = requestLogger(app.log);
+  const idempotency = idempotencySteps(app.services.idempotencyKeys);
   app.addHook('onRequest', correlationId()); //                      1. X-Correlation-ID; request context for every log line
   app.addHook('onRequest', securityHeaders()); //                    2. §3 security headers (errors and 404s too)
   app.addHook('onRequest', shutdown.refuseWhenClosing); //           2b. once shutting down → 503 (§4 body)
@@ -113,9 +119,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.addHook('onRequest', app.authenticate); //                     5. bearer token → request.caller/user, else 401; wrong kind of token for the route → 403
   app.addHook('preValidation', app.requireProjectAccess); //         6. membership → request.project, else 403
   if (byUserAndProject) app.addHook('preValidation', byUserAndProject); // 7. user and project limits → 429
+  app.addHook('preValidation', idempotency.claimIdempotencyKey); //  8. POST Idempotency-Key: first runs; replay, 409, 422, 400
   //                                                                 body validation (422), then the handler
-  app.addHook('onSend', shutdown.closeConnectionWhenClosing); //     8. Connection: close once shutting down
-  if (logRequest) app.addHook('onResponse', logRequest); //          9. request-completed log line, duration metric
+  app.addHook('onSend', shutdown.closeConnectionWhenClosing); //     9. Connection: close once shutting down
+  app.addHook('onSend', idempotency.recordIdempotentResponse); //   10. keep a 2xx for replays, else give the key back
+  if (logRequest) app.addHook('onResponse', logRequest); //         11. request-completed log line, duration metric
   app.addHook('preClose', shutdown.markClosing);
   //                                                                 an error at any step: errorHandler (§4 body)
 
@@ -132,6 +140,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(operationRoutes, { prefix: '/api/v1' });
   await app.register(exportRoutes, { prefix: '/api/v1' });
   await app.register(workerRoutes, { prefix: '/api/v1', defaultLeaseSeconds: config.workerLeaseSeconds });
+  await app.register(auditRoutes, { prefix: '/api/v1' });
 
   return app as unknown as App;
 }

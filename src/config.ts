@@ -48,6 +48,8 @@ export interface Config {
   readonly workerMaxAttempts: number;
   /** A lease's length when the worker asks for none (docs/contract.md §8). */
   readonly workerLeaseSeconds: number;
+  /** Days an audit entry is kept before the sweep removes it (docs/adr/0021; the table refuses < 1). */
+  readonly auditRetentionDays: number;
   /** How long an export's archive is kept (EXPORT_TTL_HOURS, decimals allowed), in seconds. */
   readonly exportTtlSeconds: number;
   /** How long a signed download link works: 10 minutes by contract (docs/contract.md §11), shorter only in tests. */
@@ -254,6 +256,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     sseReplayEvents: r.int('SSE_REPLAY_EVENTS', 1000, 1, 1_000_000),
     workerMaxAttempts: r.int('WORKER_MAX_ATTEMPTS', 3, 1, 100),
     workerLeaseSeconds: r.int('WORKER_LEASE_SECONDS', 30, 10, 300),
+    auditRetentionDays: r.int('AUDIT_RETENTION_DAYS', 365, 1, 36_500),
     exportTtlSeconds: r.decimal('EXPORT_TTL_HOURS', 24, 0.0001, 24 * 365) * 3600,
     exportLinkTtlSeconds: r.int('EXPORT_LINK_TTL_SECONDS', 600, 1, 600),
     exportBuildDelayMs: r.int('EXPORT_BUILD_DELAY_MS', 0, 0, 60_000),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { type CpuUse, cpuUse, sampleCpu } from './cpu.js';
 import { waitForQuiet } from './quiet.js';
@@ -11,6 +12,8 @@ export interface RequestSpec {
   readonly body?: string;
   /** Every response body must equal this, so both servers provably do the same work. */
   readonly expectBody?: string;
+  /** A header given a new random value on every request (an Idempotency-Key that must not replay). */
+  readonly uniqueHeader?: string;
 }
 
 export interface LoadSettings {
@@ -32,6 +35,10 @@ export interface RoundResult {
   readonly disturbed?: boolean;
 }
 
+function withUniqueHeader(name: string) {
+  return (request: { headers?: Record<string, string> }) => ({ ...request, headers: { ...request.headers, [name]: randomUUID() } });
+}
+
 /**
  * One autocannon run against a server. A round with errors, non-2xx answers or body
  * mismatches is refused rather than reported: the req/s of failing requests means nothing.
@@ -43,6 +50,7 @@ export async function loadRound(baseUrl: string, spec: RequestSpec, settings: Lo
     headers: { ...spec.headers },
     ...(spec.body !== undefined ? { body: spec.body } : {}),
     ...(spec.expectBody !== undefined ? { expectBody: spec.expectBody } : {}),
+    ...(spec.uniqueHeader !== undefined ? { requests: [{ setupRequest: withUniqueHeader(spec.uniqueHeader) }] } : {}),
     connections: settings.connections,
     duration: settings.durationSeconds,
   });

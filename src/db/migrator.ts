@@ -4,6 +4,7 @@ import * as initialSchema from './migrations/0001_initial_schema.js';
 import * as operationEvents from './migrations/0002_operation_events.js';
 import * as vectorPurges from './migrations/0003_vector_purges.js';
 import * as workerLeases from './migrations/0004_worker_leases.js';
+import * as safeWrites from './migrations/0005_safe_writes.js';
 import * as exports_ from './migrations/0007_exports.js';
 
 /**
@@ -17,6 +18,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002_operation_events': operationEvents,
   '0003_vector_purges': vectorPurges,
   '0004_worker_leases': workerLeases,
+  '0005_safe_writes': safeWrites,
   '0007_exports': exports_,
 };
 
@@ -26,6 +28,9 @@ export function createMigrator(db: Kysely<unknown>): Migrator {
     provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
     migrationTableName: 'schema_migrations',
     migrationLockTableName: 'schema_migrations_lock',
+    // Parallel branches land migrations out of number order (0005 before 0004): a database that
+    // applied a later one still gets the earlier one instead of refusing to start (docs/adr/0020).
+    allowUnorderedMigrations: true,
   });
 }
 

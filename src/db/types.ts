@@ -43,6 +43,8 @@ export interface ProjectsTable {
   updatedAt: UpdatedAt;
   deletedAt: Timestamp | null;
   isDeleted: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Bumped by the database on every UPDATE: the project's ETag (docs/adr/0021). */
+  rowVersion: ColumnType<string, never, never>;
 }
 
 export interface ProjectMembersTable {
@@ -131,6 +133,33 @@ export interface VectorPurgesTable {
   createdAt: CreatedAt;
 }
 
+export interface IdempotencyKeysTable {
+  caller: string;
+  key: string;
+  method: string;
+  path: string;
+  fingerprint: string;
+  statusCode: number | null;
+  contentType: string | null;
+  headers: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  body: string | null;
+  createdAt: ColumnType<Date, never, never>;
+  completedAt: Timestamp | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: ColumnType<Date, never, never>;
+  projectId: string;
+  actorUserId: string;
+  actorWorker: string | null;
+  action: string;
+  targetType: string;
+  targetId: string;
+  correlationId: string | null;
+  changes: ColumnType<JsonObject, string, never>;
+}
+
 export type ExportRowStatus = 'pending' | 'ready' | 'expired';
 
 export interface ExportsTable {
@@ -165,6 +194,8 @@ export interface Database {
   vectorPurges: VectorPurgesTable;
   operationEvents: OperationEventsTable;
   operationLeases: OperationLeasesTable;
+  idempotencyKeys: IdempotencyKeysTable;
+  auditLog: AuditLogTable;
   exports: ExportsTable;
   exportChunks: ExportChunksTable;
 }

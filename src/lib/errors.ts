@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'not_found'
   | 'request_timeout'
   | 'conflict'
+  | 'precondition_failed'
   | 'gone'
   | 'payload_too_large'
   | 'uri_too_long'
@@ -74,6 +75,12 @@ export class RequestTimeoutError extends AppError {
 export class ConflictError extends AppError {
   readonly code = 'conflict';
   readonly statusCode = 409;
+}
+
+/** An `If-Match` that no longer matches (docs/contract.md §12): nothing was written. */
+export class PreconditionFailedError extends AppError {
+  readonly code = 'precondition_failed';
+  readonly statusCode = 412;
 }
 
 /** A resource that existed and is gone for good: an export past its TTL (docs/contract.md §11). */

@@ -18,6 +18,8 @@ export interface RequestContext {
   readonly span_id?: string;
   project_id?: string;
   user_id?: string;
+  /** The agent worker writing with an operation token on `user_id`'s behalf (docs/contract.md §8): the audit actor. */
+  worker?: string;
 }
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();

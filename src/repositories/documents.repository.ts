@@ -35,11 +35,16 @@ export class DocumentsRepository extends ScopedRepository {
    * Appends the next version. Call inside a transaction: a transaction-level advisory lock
    * on (project, type) serialises concurrent writers, so two of them never compute the same
    * number (the unique constraint is the backstop). Soft-deleted versions still count, so a
-   * number is never reused.
+   * number is never reused. `precondition` sees the id of the newest live version under that
+   * lock (undefined when there is none) and throws to refuse the write (If-Match).
    */
-  async append(scope: ProjectScope, values: NewVersion): Promise<DocumentVersion> {
+  async append(scope: ProjectScope, values: NewVersion, precondition?: (latestId: string | undefined) => void): Promise<DocumentVersion> {
     this.assertInScope(scope, values.projectId);
     await sql`select pg_advisory_xact_lock(hashtextextended(${`${scope.projectId}:${values.documentType}`}, 0))`.execute(this.db);
+    if (precondition) {
+      const latest = await this.getVersion(scope, values.documentType, 'latest');
+      precondition(latest?.id);
+    }
     const { next } = await this.db
       .selectFrom('documentVersions')
       .select(sql<number>`coalesce(max(version), 0)::int + 1`.as('next'))

@@ -65,14 +65,15 @@ export class ProjectsRepository extends ScopedRepository {
     return { items, total: count.total, limit: page.limit, offset: page.offset };
   }
 
-  async update(scope: ProjectScope, changes: ProjectChanges): Promise<ProjectWithRole | undefined> {
-    const project = await this.db
-      .updateTable('projects')
-      .set(changes)
-      .where('id', '=', scope.projectId)
-      .where('isDeleted', '=', false)
-      .returningAll()
-      .executeTakeFirst();
+  /**
+   * With `rowVersions`, updates only a row still at one of those versions: under READ COMMITTED
+   * a concurrent writer's UPDATE waits for this one, re-reads the row and then matches nothing,
+   * so neither overwrites the other unseen.
+   */
+  async update(scope: ProjectScope, changes: ProjectChanges, rowVersions?: readonly string[]): Promise<ProjectWithRole | undefined> {
+    let query = this.db.updateTable('projects').set(changes).where('id', '=', scope.projectId).where('isDeleted', '=', false);
+    if (rowVersions !== undefined) query = query.where('rowVersion', 'in', rowVersions);
+    const project = await query.returningAll().executeTakeFirst();
     return project && { ...project, role: scope.role };
   }
 

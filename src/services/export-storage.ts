@@ -12,8 +12,8 @@ import { ExportChunksRepository } from '../repositories/export-chunks.repository
 export interface ExportStorage {
   /** Stores the stream as the bytes of (export, attempt); resolves with their size and sha256. */
   write(exportId: string, attempt: number, bytes: AsyncIterable<Buffer>): Promise<{ bytes: number; sha256: string }>;
-  /** The stored bytes, streamed (never all in memory). */
-  read(exportId: string, attempt: number): Readable;
+  /** The stored bytes (`bytes` of them), streamed: never all in memory. */
+  read(exportId: string, attempt: number, bytes: number): Readable;
   /** Removes every attempt's bytes except `keepAttempt` (every one when null). */
   remove(exportId: string, keepAttempt: number | null): Promise<void>;
   /** Removes one attempt's bytes (a builder that lost its lease). */
@@ -54,13 +54,16 @@ export class PostgresExportStorage implements ExportStorage {
     return { bytes, sha256: hash.digest('hex') };
   }
 
-  read(exportId: string, attempt: number): Readable {
+  read(exportId: string, attempt: number, bytes: number): Readable {
     const chunks = this.chunks;
     return Readable.from(
       (async function* () {
-        for (let seq = 0; ; seq++) {
+        // Stops at the known size rather than at a missing chunk: no query after the last byte,
+        // so the response ends as soon as the client has everything.
+        for (let seq = 0, sent = 0; sent < bytes; seq++) {
           const data = await chunks.read(exportId, attempt, seq);
-          if (data === undefined) return;
+          if (data === undefined) throw new Error(`export ${exportId}: chunk ${seq} missing after ${sent} of ${bytes} bytes`);
+          sent += data.length;
           yield data;
         }
       })(),

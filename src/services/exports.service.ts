@@ -7,6 +7,7 @@ import { ForbiddenError, GoneError, NotFoundError } from '../lib/errors.js';
 import { ExportsRepository, type ExportView } from '../repositories/exports.repository.js';
 import { OperationsRepository } from '../repositories/operations.repository.js';
 import type { EventBus, OperationEvent } from '../streaming/events.js';
+import { type AuditLog, actorOf } from './audit.service.js';
 import { buildArchive } from './export-archive.js';
 import type { DownloadLinks } from './export-link.js';
 import type { ExportStorage } from './export-storage.js';
@@ -56,6 +57,7 @@ export class ExportsService {
 
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
     private readonly bus: EventBus,
     private readonly operations: OperationsService,
     private readonly storage: ExportStorage,
@@ -74,10 +76,18 @@ export class ExportsService {
         input: {},
         createdBy: scope.userId,
       });
-      // Audit seam (docs/contract.md §12): the export's audit entry belongs in this transaction.
       const row = await new ExportsRepository(tx).create(scope, { operationId: operation.id, ttlSeconds: this.options.ttlSeconds });
+      // One entry for the export (its operation is part of it), in the same transaction (docs/contract.md §12).
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'export.create',
+        target: { type: 'export', id: row.id },
+        changes: { operation_id: operation.id },
+      });
       return { row, operation };
     });
+    // After COMMIT: a woken worker must find the operation (docs/adr/0020).
     await wakeWorkers(this.bus, EXPORT_KIND);
     return { export: this.toPublic({ ...row, operationStatus: operation.status, expired: false }, scope.userId), operation };
   }
@@ -102,7 +112,12 @@ export class ExportsService {
     if (row.status !== 'ready' || row.attempt === null || row.bytes === null || row.sha256 === null || row.fileName === null) {
       throw new ForbiddenError(LINK_REFUSED);
     }
-    return { fileName: row.fileName, bytes: Number(row.bytes), sha256: row.sha256, body: this.storage.read(row.id, row.attempt) };
+    return {
+      fileName: row.fileName,
+      bytes: Number(row.bytes),
+      sha256: row.sha256,
+      body: this.storage.read(row.id, row.attempt, Number(row.bytes)),
+    };
   }
 
   /**

@@ -3,12 +3,14 @@ import type { Kysely } from 'kysely';
 import { ProjectAccess } from '../access/project-access.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Database } from '../db/types.js';
+import { IdempotencyRepository } from '../repositories/idempotency.repository.js';
 import { LeasesRepository } from '../repositories/leases.repository.js';
 import { ProjectsRepository } from '../repositories/projects.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
 import type { VectorsRepository } from '../repositories/vectors.repository.js';
 import type { EventBus } from '../streaming/events.js';
 import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
+import { AuditLog } from './audit.service.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
 import type { DownloadLinks } from './export-link.js';
@@ -42,6 +44,10 @@ export interface Services {
   readonly tokens: TokenService;
   readonly auth: AuthService;
   readonly access: ProjectAccess;
+  /** The audit log; other services get it here and call `record(tx, entry)` in their writes' transactions. */
+  readonly audit: AuditLog;
+  /** Idempotency keys of POSTs (the request chain's idempotency step, docs/adr/0021). */
+  readonly idempotencyKeys: IdempotencyRepository;
   readonly projects: ProjectsService;
   readonly documents: DocumentsService;
   readonly operations: OperationsService;
@@ -66,8 +72,9 @@ export function buildServices(deps: ServiceDependencies): Services {
   const { db, bus, vectors, tokens, log, replayEvents } = deps;
   const users = new UsersRepository(db);
   const projects = new ProjectsRepository(db);
+  const audit = new AuditLog(db);
   const vectorPurges = vectors ? new VectorPurgeService(db, vectors, { log: log.child({ component: 'vector-purges' }) }) : null;
-  const operations = new OperationsService(db, bus, {
+  const operations = new OperationsService(db, audit, bus, {
     replayEvents,
     ...(deps.workerMaxAttempts !== undefined ? { maxAttempts: deps.workerMaxAttempts } : {}),
   });
@@ -75,11 +82,13 @@ export function buildServices(deps: ServiceDependencies): Services {
     tokens,
     auth: new AuthService(tokens, users),
     access: new ProjectAccess(projects, new LeasesRepository(db)),
-    projects: new ProjectsService(db, vectorPurges, new AccessNotices(bus)),
+    audit,
+    idempotencyKeys: new IdempotencyRepository(db),
+    projects: new ProjectsService(db, audit, vectorPurges, new AccessNotices(bus)),
     vectorPurges,
-    documents: new DocumentsService(db),
+    documents: new DocumentsService(db, audit),
     operations,
-    exports: new ExportsService(db, bus, operations, new PostgresExportStorage(db), deps.exports.links, {
+    exports: new ExportsService(db, audit, bus, operations, new PostgresExportStorage(db), deps.exports.links, {
       ttlSeconds: deps.exports.ttlSeconds,
       buildDelayMs: deps.exports.buildDelayMs,
     }),

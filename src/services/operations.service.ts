@@ -16,6 +16,8 @@ import {
   operationChannel,
 } from '../streaming/events.js';
 import { eventsPublished } from '../telemetry/metrics.js';
+import { type AuditLog, actorOf } from './audit.service.js';
+import { EXPORT_KIND } from './exports.service.js';
 import { wakeWorkers } from './worker-wake.js';
 
 export interface PublishInput {
@@ -55,6 +57,7 @@ export class OperationsService {
 
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
     private readonly bus: EventBus,
     options: OperationsServiceOptions,
   ) {
@@ -65,13 +68,30 @@ export class OperationsService {
   }
 
   async create(scope: ProjectScope, kind: string, input: Record<string, unknown> | undefined): Promise<Operation> {
-    const operation = await this.operations.create(scope, {
-      projectId: scope.projectId,
-      kind,
-      input: input ?? {},
-      createdBy: scope.userId,
+    // The service's own export worker takes `export` operations and needs the export row that
+    // POST …/exports writes with them (docs/adr/0023): that is the one way to start one.
+    if (kind === EXPORT_KIND) {
+      throw new ValidationError('Request validation failed', [
+        { path: 'body/kind', message: `operations of kind "${EXPORT_KIND}" are started with POST /projects/{project_id}/exports` },
+      ]);
+    }
+    const operation = await this.db.transaction().execute(async (tx) => {
+      const created = await new OperationsRepository(tx).create(scope, {
+        projectId: scope.projectId,
+        kind,
+        input: input ?? {},
+        createdBy: scope.userId,
+      });
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'operation.create',
+        target: { type: 'operation', id: created.id },
+        changes: { kind },
+      });
+      return created;
     });
-    // Audit seam (docs/contract.md §12): the audit entry joins this insert once that API exists.
+    // After COMMIT: a woken worker must find the operation (docs/adr/0020).
     await wakeWorkers(this.bus, kind);
     return operation;
   }
@@ -123,14 +143,18 @@ export class OperationsService {
     };
     let appended: OperationEvent[];
     try {
-      appended = await this.db.transaction().execute(async (tx) => {
-        const events = new OperationEventsRepository(tx);
-        const first = await events.append(scope, operationId, event, this.retention);
-        if (!first) return [];
-        if (status !== 'cancelled') return [first];
-        const last = await this.appendOwn(tx, scope, operationId, 'operation.cancelled', { reason: 'cancelled' }, 'cancelled');
-        return last ? [first, last] : [first];
-      });
+      if (status !== 'cancelled') {
+        // The common case stays one statement, no transaction round trips (docs/adr/0016).
+        const only = await this.events.append(scope, operationId, event, this.retention);
+        appended = only ? [only] : [];
+      } else {
+        appended = await this.db.transaction().execute(async (tx) => {
+          const first = await new OperationEventsRepository(tx).append(scope, operationId, event, this.retention);
+          if (!first) return [];
+          const last = await this.appendOwn(tx, scope, operationId, 'operation.cancelled', { reason: 'cancelled' }, 'cancelled');
+          return last ? [first, last] : [first];
+        });
+      }
     } catch (error) {
       // Two publishes of one `seq` at once: the unique index lets one in; the other reads it.
       if ((error as { code?: string }).code !== UNIQUE_VIOLATION || input.seq === undefined) throw error;
@@ -170,11 +194,18 @@ export class OperationsService {
       if (current.status === 'completed' || current.status === 'failed') {
         throw new ConflictError(`Operation ${operationId} has already ended (${current.status})`);
       }
+      if (current.status === 'cancelled' || current.cancelRequested) return undefined;
+      await this.audit.record(tx, {
+        projectId: scope.projectId,
+        actor: actorOf(scope),
+        action: 'operation.cancel',
+        target: { type: 'operation', id: operationId },
+        changes: { status_was: current.status },
+      });
       if (current.status === 'pending') {
         return this.appendOwn(tx, scope, operationId, 'operation.cancelled', { reason: 'cancel_requested' }, 'cancelled');
       }
-      if (current.status === 'running' && !current.cancelRequested) await leases.requestCancel(scope.projectId, operationId);
-      // Audit seam (docs/contract.md §12): the cancel's audit entry belongs in this transaction.
+      await leases.requestCancel(scope.projectId, operationId);
       return undefined;
     });
     if (event) await this.fanOut(scope.projectId, event);

@@ -1,6 +1,15 @@
 import pg from 'pg';
 
-const TABLES = ['users', 'projects', 'project_members', 'document_versions', 'operations', 'operation_events', 'operation_leases'] as const;
+const TABLES = [
+  'users',
+  'projects',
+  'project_members',
+  'document_versions',
+  'operations',
+  'operation_events',
+  'operation_leases',
+  'audit_log',
+] as const;
 
 /**
  * A fingerprint of every row of every table: equal before and after a request means the

@@ -21,6 +21,23 @@ export function once(teardown: () => Promise<void>): () => Promise<void> {
   };
 }
 
+/**
+ * A value a fixture's `beforeAll` sets (app-fixture.ts, traced-server.ts): reading it earlier (at
+ * module level, in a `describe` body) is a mistake in the test file, said plainly.
+ */
+export function filledByBeforeAll<T>(fixture: string): { set: (value: T) => void; get: () => T } {
+  let value: T | undefined;
+  return {
+    set: (v) => {
+      value = v;
+    },
+    get: () => {
+      if (value === undefined) throw new Error(`${fixture}: read before its beforeAll ran (read it inside a hook or a test)`);
+      return value;
+    },
+  };
+}
+
 afterAll(async () => {
   for (let teardown = teardowns.pop(); teardown !== undefined; teardown = teardowns.pop()) await teardown();
 });

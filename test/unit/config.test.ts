@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       sseKeepaliveSeconds: 30,
       sseMaxBufferBytes: 10_485_760,
       sseReplayEvents: 1000,
+      auditRetentionDays: 365,
       devLoginAnyHost: false,
     });
     expect(c.corsOrigins).toEqual(['http://localhost:5200']);
@@ -72,6 +73,8 @@ describe('loadConfig', () => {
     ['an unknown LOG_LEVEL', { LOG_LEVEL: 'verbose' }, /^LOG_LEVEL: must be one of/],
     ['a negative rate limit', { RATE_LIMIT_PER_MINUTE_IP: '-1' }, /^RATE_LIMIT_PER_MINUTE_IP: must be between/],
     ['a fractional keepalive', { SSE_KEEPALIVE_SECONDS: '1.5' }, /^SSE_KEEPALIVE_SECONDS: must be an integer/],
+    ['an AUDIT_RETENTION_DAYS of zero', { AUDIT_RETENTION_DAYS: '0' }, /^AUDIT_RETENTION_DAYS: must be between 1 and 36500/],
+    ['a fractional AUDIT_RETENTION_DAYS', { AUDIT_RETENTION_DAYS: '0.5' }, /^AUDIT_RETENTION_DAYS: must be an integer/],
     ['a bad TRUSTED_PROXIES entry', { TRUSTED_PROXIES: '10.0.0.0/33' }, /^TRUSTED_PROXIES: "10.0.0.0\/33"/],
     ['a non-boolean MIGRATE_ON_START', { MIGRATE_ON_START: 'maybe' }, /^MIGRATE_ON_START: must be true or false/],
     ['a non-boolean DEV_LOGIN_ANY_HOST', { DEV_LOGIN_ANY_HOST: 'yes please' }, /^DEV_LOGIN_ANY_HOST: must be true or false/],

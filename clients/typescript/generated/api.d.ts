@@ -134,7 +134,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One project */
+        /**
+         * One project
+         * @description Answers with an `ETag`; with a matching `If-None-Match`, 304 and no body.
+         */
         get: operations["getProject"];
         put?: never;
         post?: never;
@@ -142,7 +145,10 @@ export interface paths {
         delete: operations["deleteProject"];
         options?: never;
         head?: never;
-        /** Rename, change status or step (language is immutable) */
+        /**
+         * Rename, change status or step (language is immutable)
+         * @description With `If-Match` (the project's `ETag`), a project changed since is a 412 and nothing is written.
+         */
         patch: operations["updateProject"];
         trace?: never;
     };
@@ -191,7 +197,10 @@ export interface paths {
         /** Versions of a document, newest first, without content */
         get: operations["listDocumentVersions"];
         put?: never;
-        /** Write the next version of a document */
+        /**
+         * Write the next version of a document
+         * @description With `If-Match` (the `ETag` of the latest version, from `GET …/versions/latest`), a document that has a newer version, or none, is a 412 and nothing is written.
+         */
         post: operations["createDocumentVersion"];
         delete?: never;
         options?: never;
@@ -223,7 +232,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One version of a document, or "latest" */
+        /**
+         * One version of a document, or "latest"
+         * @description Answers with an `ETag`; with a matching `If-None-Match`, 304 and no body.
+         */
         get: operations["getDocumentVersion"];
         put?: never;
         post?: never;
@@ -408,6 +420,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who changed what in the project, newest first (owner only) */
+        get: operations["listAuditEntries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -556,6 +585,39 @@ export interface components {
             created_by: string;
             /** Format: date-time */
             created_at: string;
+        };
+        AuditEntryPublic: {
+            /**
+             * Format: uuid
+             * @description UUID
+             */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: {
+                /**
+                 * Format: uuid
+                 * @description UUID
+                 */
+                user_id: string;
+                /** @description The agent worker when an operation token wrote */
+                worker: string | null;
+            };
+            /**
+             * @description `<entity>.<verb>`
+             * @example project.update
+             */
+            action: string;
+            target: {
+                /** @example project */
+                type: string;
+                id: string;
+            };
+            correlation_id: string | null;
+            /** @description The changed fields and their new values */
+            changes: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;
@@ -993,7 +1055,10 @@ export interface operations {
     createProject: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–255 visible ASCII characters. The first response (2xx) is kept 24 h for this caller and key and replayed with `Idempotent-Replayed: true`; 409 while the first request runs, 422 for another body or path, 400 for a bad key. */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1076,6 +1141,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large */
             413: {
                 headers: {
@@ -1117,7 +1191,10 @@ export interface operations {
     getProject: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An `ETag` from an earlier read: 304 while it is current */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description UUID */
                 project_id: string;
@@ -1167,6 +1244,13 @@ export interface operations {
                         role: "owner" | "editor" | "viewer";
                     };
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, malformed, expired or wrongly signed token */
             401: {
@@ -1302,7 +1386,10 @@ export interface operations {
     updateProject: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `ETag` this write starts from: 412 if it is no longer current */
+                "if-match"?: string;
+            };
             path: {
                 /** @description UUID */
                 project_id: string;
@@ -1396,6 +1483,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description If-Match no longer matches: nothing was written */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1806,7 +1902,12 @@ export interface operations {
     createDocumentVersion: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–255 visible ASCII characters. The first response (2xx) is kept 24 h for this caller and key and replayed with `Idempotent-Replayed: true`; 409 while the first request runs, 422 for another body or path, 400 for a bad key. */
+                "idempotency-key"?: string;
+                /** @description The `ETag` this write starts from: 412 if it is no longer current */
+                "if-match"?: string;
+            };
             path: {
                 /** @description UUID */
                 project_id: string;
@@ -1917,6 +2018,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description If-Match no longer matches: nothing was written */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2035,7 +2145,10 @@ export interface operations {
     getDocumentVersion: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An `ETag` from an earlier read: 304 while it is current */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description UUID */
                 project_id: string;
@@ -2101,6 +2214,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: the `If-None-Match` ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Missing, malformed, expired or wrongly signed token */
             401: {
                 headers: {
@@ -2160,7 +2280,10 @@ export interface operations {
     createOperation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–255 visible ASCII characters. The first response (2xx) is kept 24 h for this caller and key and replayed with `Idempotent-Replayed: true`; 409 while the first request runs, 422 for another body or path, 400 for a bad key. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description UUID */
                 project_id: string;
@@ -2258,6 +2381,15 @@ export interface operations {
             };
             /** @description Not a member of the project, or role too low */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3418,6 +3550,82 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listAuditEntries: {
+        parameters: {
+            query?: {
+                /** @description A `next_before` value: entries older than that one */
+                before?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description UUID */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AuditEntryPublic"][];
+                        /** @description Pass as `before` for the next (older) page; null at the end */
+                        next_before: string | null;
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or wrongly signed token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a member of the project, or role too low */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -83,6 +83,8 @@ const auth: FastifyPluginCallback = (app, _opts, done) => {
       span?.setAttribute('user_id', user.id);
     }
     if (caller.kind !== 'user') span?.setAttribute('worker', caller.worker);
+    // The audit actor of an operation token's writes (src/services/audit.service.ts actorOf).
+    if (caller.kind === 'operation' && ctx) ctx.worker = caller.worker;
   });
   done();
 };

@@ -9,7 +9,17 @@ export interface CorsOptions {
   readonly hook: 'onRequest';
 }
 
-export const CORS_EXPOSED_HEADERS = ['X-Correlation-ID', 'RateLimit', 'RateLimit-Policy', 'Retry-After'];
+export const CORS_EXPOSED_HEADERS = ['X-Correlation-ID', 'RateLimit', 'RateLimit-Policy', 'Retry-After', 'ETag', 'Idempotent-Replayed'];
+/** docs/contract.md §3; the last three are the safe-write headers of §12. */
+export const CORS_ALLOWED_HEADERS = [
+  'Content-Type',
+  'Authorization',
+  'X-Correlation-ID',
+  'Last-Event-ID',
+  'If-Match',
+  'If-None-Match',
+  'Idempotency-Key',
+];
 
 /**
  * SEC-004. `@fastify/cors` answers allowed preflights and adds the response headers; it
@@ -45,7 +55,7 @@ export function corsOptions(allowed: ReadonlySet<string>): FastifyCorsOptions {
     origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'X-Correlation-ID', 'Last-Event-ID'],
+    allowedHeaders: CORS_ALLOWED_HEADERS,
     exposedHeaders: CORS_EXPOSED_HEADERS,
     maxAge: 600,
     strictPreflight: true,

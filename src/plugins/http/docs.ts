@@ -41,6 +41,12 @@ const TAGS = [
       'operation token for the ordinary project routes. See the README, "Write a worker".',
   },
   {
+    name: 'audit',
+    description:
+      'Who changed what: one entry per successful write, in the same transaction (append-only; retention ' +
+      '`AUDIT_RETENTION_DAYS`). Owners only.',
+  },
+  {
     name: 'exports',
     description:
       "The package the user came for: a ZIP of the latest documents and a manifest, built by the service's own worker as an " +

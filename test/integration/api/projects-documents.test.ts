@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { queryRows, snapshot } from '../../helpers/db-snapshot.js';
@@ -13,11 +13,6 @@ beforeAll(async () => {
   db = await createTestDatabase();
   server = await startApp({ DATABASE_URL: db.url });
   owner = await createUser(server, 'Owner');
-});
-
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
 });
 
 async function body<T = Record<string, unknown>>(res: Response): Promise<T> {

@@ -27,7 +27,14 @@ async function tables(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const ALL_UP = ['Up 0001_initial_schema', 'Up 0002_operation_events', 'Up 0003_vector_purges', 'Up 0004_worker_leases', 'Up 0007_exports'];
+const ALL_UP = [
+  'Up 0001_initial_schema',
+  'Up 0002_operation_events',
+  'Up 0003_vector_purges',
+  'Up 0004_worker_leases',
+  'Up 0005_safe_writes',
+  'Up 0007_exports',
+];
 
 describe('migrations', () => {
   it('run on PostgreSQL 18 (the version the product requires)', async () => {
@@ -38,9 +45,11 @@ describe('migrations', () => {
   it('go up from empty, down to empty, and up again', async () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
     expect(await tables()).toEqual([
+      'audit_log',
       'document_versions',
       'export_chunks',
       'exports',
+      'idempotency_keys',
       'operation_events',
       'operation_leases',
       'operations',
@@ -58,7 +67,9 @@ describe('migrations', () => {
   it('0007 goes down alone: the exports and their chunks are gone, everything else stays', async () => {
     expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0007_exports']);
     expect(await tables()).toEqual([
+      'audit_log',
       'document_versions',
+      'idempotency_keys',
       'operation_events',
       'operation_leases',
       'operations',
@@ -67,6 +78,15 @@ describe('migrations', () => {
       'users',
       'vector_purges',
     ]);
+  });
+
+  it('0005 goes down alone: the audit log, the idempotency keys and the row version are gone, projects stay', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0005_safe_writes']);
+    expect(await tables()).not.toContain('audit_log');
+    expect(await tables()).not.toContain('idempotency_keys');
+    const { rows } = await sql<{ name: string }>`
+      select column_name as name from information_schema.columns where table_name = 'projects' and column_name = 'row_version'`.execute(db);
+    expect(rows).toEqual([]);
   });
 
   it('0004 goes down alone: the lease table and columns are gone, the event log stays', async () => {
@@ -104,6 +124,7 @@ describe('migrations', () => {
       'Up 0002_operation_events',
       'Up 0003_vector_purges',
       'Up 0004_worker_leases',
+      'Up 0005_safe_writes',
       'Up 0007_exports',
     ]);
   });

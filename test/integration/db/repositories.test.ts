@@ -6,6 +6,7 @@ import { DocumentsRepository } from '../../../src/repositories/documents.reposit
 import { MembersRepository } from '../../../src/repositories/members.repository.js';
 import { ProjectsRepository } from '../../../src/repositories/projects.repository.js';
 import { UsersRepository } from '../../../src/repositories/users.repository.js';
+import { AuditLog } from '../../../src/services/audit.service.js';
 import { ProjectsService } from '../../../src/services/projects.service.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { snapshot } from '../../helpers/db-snapshot.js';
@@ -19,7 +20,7 @@ let userB: string;
 
 async function setup(name: string) {
   const user = await new UsersRepository(db).upsertByEmail(`${name}-${Date.now()}-${Math.random()}@example.com`, name);
-  const project = await new ProjectsService(db).create(user.id, { name: `Project ${name}` });
+  const project = await new ProjectsService(db, new AuditLog(db)).create(user.id, { name: `Project ${name}` });
   return { user, scope: grantScope({ projectId: project.id, userId: user.id, role: 'owner', language: 'en' }) };
 }
 
@@ -125,7 +126,7 @@ describe('transactions (no partial writes)', () => {
       .execute(db);
     const before = await snapshot(tdb.url);
     try {
-      await expect(new ProjectsService(db).create(user.id, { name: 'Half' })).rejects.toThrow(/injected/);
+      await expect(new ProjectsService(db, new AuditLog(db)).create(user.id, { name: 'Half' })).rejects.toThrow(/injected/);
       expect(await snapshot(tdb.url)).toEqual(before);
     } finally {
       await sql.raw('drop trigger fail_member on project_members; drop function fail_member();').execute(db);

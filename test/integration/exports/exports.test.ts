@@ -188,6 +188,33 @@ describe('POST /api/v1/projects/:id/exports', () => {
     expect(await sql('select count(*)::int as n from exports where project_id = $1', [project.id])).toEqual(before);
   });
 
+  it('writes one audit entry for the export, with the caller as actor (docs/contract.md §12)', async () => {
+    const project = await createProject(server, owner, 'Audited');
+    const { export: created, operation } = await startExport(server, owner, project.id);
+    const res = await server.request(`/api/v1/projects/${project.id}/audit`, { headers: owner.auth });
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: Array<{ action: string; actor: unknown; target: unknown; changes: unknown }> };
+    const entries = items.filter((i) => i.action.startsWith('export.') || i.action.startsWith('operation.'));
+    expect(entries).toEqual([
+      expect.objectContaining({
+        action: 'export.create',
+        actor: { user_id: owner.id, worker: null },
+        target: { type: 'export', id: created.id },
+        changes: { operation_id: operation.id },
+      }),
+    ]);
+  });
+
+  it('when an operation of kind export is started through POST /operations, 422 and nothing written', async () => {
+    const project = await createProject(server, owner, 'Reserved kind');
+    const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'export' }));
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { details: unknown }).details).toEqual({
+      errors: [{ path: 'body/kind', message: 'operations of kind "export" are started with POST /projects/{project_id}/exports' }],
+    });
+    expect(await sql('select count(*)::int as n from operations where project_id = $1', [project.id])).toEqual([{ n: 0 }]);
+  });
+
   it('when the body has unknown properties, 422 and nothing written', async () => {
     const project = await createProject(server, owner, 'Bad body');
     expect(await statusOf(server.request(`/api/v1/projects/${project.id}/exports`, json(owner, { format: 'tar' })))).toBe(422);

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_HEADERS } from '../../../src/plugins/http/security-headers.js';
-import { type RunningApp, startApp } from '../../helpers/build-app.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { useProjectApp } from '../../helpers/app-fixture.js';
+import { startApp } from '../../helpers/build-app.js';
+import { createTestDatabase } from '../../helpers/database.js';
 import { snapshot } from '../../helpers/db-snapshot.js';
-import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
+import { json } from '../../helpers/factories.js';
 import { type RawResponse, rawRequest } from '../../helpers/raw-http.js';
 
 /*
@@ -11,22 +12,7 @@ import { type RawResponse, rawRequest } from '../../helpers/raw-http.js';
  * errors raised by the router or Node's HTTP parser are answered with the §4 body, the
  * request's X-Correlation-ID and the §3 headers — never a 500 or 503, never a write.
  */
-let db: TestDatabase;
-let server: RunningApp;
-let owner: TestUser;
-let project: TestProject;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startApp({ DATABASE_URL: db.url });
-  owner = await createUser(server);
-  project = await createProject(server, owner, 'Bad input');
-});
-
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const ctx = useProjectApp({}, { project: 'Bad input' });
 
 const ERROR_KEYS = ['correlation_id', 'details', 'error', 'message', 'status_code', 'timestamp'];
 
@@ -51,11 +37,11 @@ async function viaFetch(res: Response): Promise<RawResponse> {
 
 /** A JSON request body written as text, so escapes such as \u0000 and \ud800 reach the server as sent. */
 function rawJson(text: string, method = 'POST'): RequestInit {
-  return { method, headers: { 'content-type': 'application/json', ...owner.auth }, body: text };
+  return { method, headers: { 'content-type': 'application/json', ...ctx.owner.auth }, body: text };
 }
 
 async function createOperation(): Promise<string> {
-  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'agent_run' }));
+  const res = await ctx.server.request(`/api/v1/projects/${ctx.project.id}/operations`, json(ctx.owner, { kind: 'agent_run' }));
   expect(res.status).toBe(201);
   return ((await res.json()) as { id: string }).id;
 }
@@ -91,28 +77,28 @@ describe('text PostgreSQL cannot store (docs/contract.md §13)', () => {
     ['NUL in event data (jsonb, 22P05)', '/projects/{p}/operations/{o}/events', '{"type":"progress","data":"\\u0000"}', 'body/data'],
   ])('when a body carries %s, answers 422 naming the field and writes nothing', async (_name, route, text, path) => {
     const operationId = await createOperation();
-    const url = `/api/v1${route.replace('{p}', project.id).replace('{o}', operationId)}`;
-    const before = await snapshot(db.url);
-    const body = expectContractError(await viaFetch(await server.request(url, rawJson(text))), 422, 'validation_error');
+    const url = `/api/v1${route.replace('{p}', ctx.project.id).replace('{o}', operationId)}`;
+    const before = await snapshot(ctx.db.url);
+    const body = expectContractError(await viaFetch(await ctx.server.request(url, rawJson(text))), 422, 'validation_error');
     expect(body.details?.errors?.map((e) => e.path)).toEqual([path]);
-    expect(await snapshot(db.url)).toEqual(before);
+    expect(await snapshot(ctx.db.url)).toEqual(before);
     if (route.endsWith('/events')) {
       // Nothing was appended to the operation either: the next event is its first.
-      const next = await server.request(url, json(owner, { type: 'progress' }));
+      const next = await ctx.server.request(url, json(ctx.owner, { type: 'progress' }));
       expect(next.status).toBe(202);
       expect(((await next.json()) as { id: number }).id).toBe(1);
     }
   });
 
   it('when a PATCH carries NUL, answers 422 and the project is unchanged', async () => {
-    const before = await snapshot(db.url);
-    const res = await server.request(`/api/v1/projects/${project.id}`, rawJson('{"name":"\\u0000"}', 'PATCH'));
+    const before = await snapshot(ctx.db.url);
+    const res = await ctx.server.request(`/api/v1/projects/${ctx.project.id}`, rawJson('{"name":"\\u0000"}', 'PATCH'));
     expectContractError(await viaFetch(res), 422, 'validation_error');
-    expect(await snapshot(db.url)).toEqual(before);
+    expect(await snapshot(ctx.db.url)).toEqual(before);
   });
 
   it('when the text is well-formed (a surrogate pair, U+FFFD), it is stored as sent', async () => {
-    const res = await server.request('/api/v1/projects', rawJson('{"name":"emoji \\ud83d\\ude00 \\ufffd"}'));
+    const res = await ctx.server.request('/api/v1/projects', rawJson('{"name":"emoji \\ud83d\\ude00 \\ufffd"}'));
     expect(res.status).toBe(201);
     expect(((await res.json()) as { name: string }).name).toBe('emoji 😀 \ufffd');
   });
@@ -122,8 +108,8 @@ describe('JSON nesting (docs/contract.md §13: at most 64 levels)', () => {
   it('when event data makes the body 64 levels deep, it is accepted', async () => {
     const operationId = await createOperation();
     // The body object is level 1, so data may be 63 levels deep.
-    const res = await server.request(
-      `/api/v1/projects/${project.id}/operations/${operationId}/events`,
+    const res = await ctx.server.request(
+      `/api/v1/projects/${ctx.project.id}/operations/${operationId}/events`,
       rawJson(`{"type":"progress","data":${nested(63)}}`),
     );
     expect(res.status).toBe(202);
@@ -131,16 +117,16 @@ describe('JSON nesting (docs/contract.md §13: at most 64 levels)', () => {
 
   it.each([65, 5_000, 200_000])('when the body is %i levels deep, answers 422 and publishes nothing', async (depth) => {
     const operationId = await createOperation();
-    const url = `/api/v1/projects/${project.id}/operations/${operationId}/events`;
-    const before = await snapshot(db.url);
+    const url = `/api/v1/projects/${ctx.project.id}/operations/${operationId}/events`;
+    const before = await snapshot(ctx.db.url);
     const body = expectContractError(
-      await viaFetch(await server.request(url, rawJson(`{"type":"progress","data":${nested(depth - 1)}}`))),
+      await viaFetch(await ctx.server.request(url, rawJson(`{"type":"progress","data":${nested(depth - 1)}}`))),
       422,
       'validation_error',
     );
     expect(body.details?.errors?.[0]?.path).toMatch(/^body\/data(\/0)*$/);
-    expect(await snapshot(db.url)).toEqual(before);
-    const next = await server.request(url, json(owner, { type: 'progress' }));
+    expect(await snapshot(ctx.db.url)).toEqual(before);
+    const next = await ctx.server.request(url, json(ctx.owner, { type: 'progress' }));
     expect(((await next.json()) as { id: number }).id).toBe(1);
   });
 });
@@ -148,18 +134,18 @@ describe('JSON nesting (docs/contract.md §13: at most 64 levels)', () => {
 describe('errors of the router and of the HTTP parser (docs/contract.md §13)', () => {
   let before: Record<string, string>;
   beforeAll(async () => {
-    before = await snapshot(db.url);
+    before = await snapshot(ctx.db.url);
   });
   afterAll(async () => {
-    expect(await snapshot(db.url)).toEqual(before);
+    expect(await snapshot(ctx.db.url)).toEqual(before);
   });
 
   const request = (line: string, headers: string[] = []) =>
-    rawRequest(server.baseUrl, `${line}\r\nHost: localhost\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`);
+    rawRequest(ctx.server.baseUrl, `${line}\r\nHost: localhost\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`);
 
   it('when a path has bad percent-encoding, answers 400 bad_request with the caller’s correlation id', async () => {
     const res = await request(`GET /api/v1/projects/%E0%A4%A HTTP/1.1`, [
-      `Authorization: Bearer ${owner.token}`,
+      `Authorization: Bearer ${ctx.owner.token}`,
       'X-Correlation-ID: bad-url-1',
     ]);
     const body = expectContractError(res, 400, 'bad_request');
@@ -183,16 +169,16 @@ describe('errors of the router and of the HTTP parser (docs/contract.md §13)', 
   });
 
   it('when the request line is malformed, answers 400 bad_request with a new correlation id', async () => {
-    const res = await rawRequest(server.baseUrl, 'GET /api/v1/health/live HTTP/9.x\r\nX-Correlation-ID: <script>\r\n\r\n');
+    const res = await rawRequest(ctx.server.baseUrl, 'GET /api/v1/health/live HTTP/9.x\r\nX-Correlation-ID: <script>\r\n\r\n');
     const body = expectContractError(res, 400, 'bad_request');
     expect(body.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('each parser error is one log line with its correlation id, and the process keeps serving', async () => {
     await request('FROB / HTTP/1.1', ['X-Correlation-ID: frob-log-1']);
-    const line = server.logs.find((l) => l.correlation_id === 'frob-log-1');
+    const line = ctx.server.logs.find((l) => l.correlation_id === 'frob-log-1');
     expect(line).toMatchObject({ level: 'info', msg: 'malformed request rejected', status_code: 400 });
-    expect((await server.request('/api/v1/health/live')).status).toBe(200);
+    expect((await ctx.server.request('/api/v1/health/live')).status).toBe(200);
   });
 });
 

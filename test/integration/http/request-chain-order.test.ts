@@ -25,10 +25,11 @@ const ON_REQUEST = [
   'limitByIp',
   'authenticate',
 ];
-const PRE_VALIDATION = ['requireProjectAccess', 'limitByUserAndProject'];
+const PRE_VALIDATION = ['requireProjectAccess', 'limitByUserAndProject', 'claimIdempotencyKey'];
+const ON_SEND = ['closeConnectionWhenClosing', 'recordIdempotentResponse'];
 
 describe('the request chain (src/app.ts)', () => {
-  it('when every limit is on, runs on every route in the pinned order: IP limit before authentication, access before the user and project limits', async () => {
+  it('when every limit is on, runs on every route in the pinned order: IP limit before authentication, access before the user and project limits, idempotency last before validation', async () => {
     const printed = await printedRoutes({
       RATE_LIMIT_PER_MINUTE_IP: '100',
       RATE_LIMIT_PER_MINUTE_USER: '100',
@@ -41,7 +42,7 @@ describe('the request chain (src/app.ts)', () => {
     // A route may add its own hooks after the chain (dev-login's loopback check), never before or between.
     for (const list of onRequest) expect(list.slice(0, ON_REQUEST.length)).toEqual(ON_REQUEST);
     for (const list of preValidation) expect(list.slice(0, PRE_VALIDATION.length)).toEqual(PRE_VALIDATION);
-    for (const list of hookLists(printed, 'onSend')) expect(list[0]).toBe('closeConnectionWhenClosing');
+    for (const list of hookLists(printed, 'onSend')) expect(list.slice(0, ON_SEND.length)).toEqual(ON_SEND);
     expect(hookLists(printed, 'onResponse')).toEqual([['logRequest']]);
   });
 
@@ -49,6 +50,8 @@ describe('the request chain (src/app.ts)', () => {
     const printed = await printedRoutes({});
     expect(printed).not.toContain('limitBy');
     for (const list of hookLists(printed, 'onRequest')) expect(list.slice(0, 6)).toEqual(ON_REQUEST.filter((s) => s !== 'limitByIp'));
+    for (const list of hookLists(printed, 'preValidation'))
+      expect(list.slice(0, 2)).toEqual(['requireProjectAccess', 'claimIdempotencyKey']);
   });
 
   it('when only the IP limit is on, installs that step alone', async () => {

@@ -1,10 +1,8 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { operationChannel } from '../../../src/streaming/events.js';
-import { type RunningApp, startApp } from '../../helpers/build-app.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
-import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
-import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
+import { useProjectApp, useRedisServer } from '../../helpers/app-fixture.js';
+import { json } from '../../helpers/factories.js';
 import { openStream, type StreamClient } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 
@@ -14,37 +12,20 @@ import { until } from '../../helpers/wait.js';
  * restarts.
  */
 
-let db: TestDatabase;
-let redis: RedisServer;
-let server: RunningApp;
-let owner: TestUser;
-let project: TestProject;
+const redis = useRedisServer();
+const ctx = useProjectApp(() => ({ REDIS_URL: redis.url, SSE_REPLAY_EVENTS: '10' }), { owner: 'Owner', project: 'Durable' });
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await startRedisServer();
-  server = await startApp({ DATABASE_URL: db.url, REDIS_URL: redis.url, SSE_REPLAY_EVENTS: '10' });
-  owner = await createUser(server, 'Owner');
-  project = await createProject(server, owner, 'Durable');
-});
-
-afterAll(async () => {
-  await server?.close();
-  await redis?.stop();
-  await db?.drop();
-});
-
-const eventsPath = (op: string) => `/api/v1/projects/${project.id}/operations/${op}/events`;
-const operationPath = (op: string) => `/api/v1/projects/${project.id}/operations/${op}`;
+const eventsPath = (op: string) => `/api/v1/projects/${ctx.project.id}/operations/${op}/events`;
+const operationPath = (op: string) => `/api/v1/projects/${ctx.project.id}/operations/${op}`;
 
 async function createOperation(): Promise<string> {
-  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'agent_run' }));
+  const res = await ctx.server.request(`/api/v1/projects/${ctx.project.id}/operations`, json(ctx.owner, { kind: 'agent_run' }));
   expect(res.status).toBe(201);
   return ((await res.json()) as { id: string }).id;
 }
 
 async function publish(op: string, body: Record<string, unknown>): Promise<Response> {
-  return server.request(eventsPath(op), json(owner, body));
+  return ctx.server.request(eventsPath(op), json(ctx.owner, body));
 }
 
 /**
@@ -68,7 +49,7 @@ async function openWhenSubscribable(url: string, headers: Record<string, string>
 }
 
 async function sqlAsAdmin(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: db.url });
+  const client = new pg.Client({ connectionString: ctx.db.url });
   await client.connect();
   try {
     await client.query(text);
@@ -86,7 +67,7 @@ describe('events survive Redis', () => {
     await redis.start();
     expect(await (await publish(op, { type: 'progress', data: { n: 3 } })).json()).toMatchObject({ id: 3 });
 
-    const resumed = await openWhenSubscribable(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '1' });
+    const resumed = await openWhenSubscribable(`${ctx.server.baseUrl}${eventsPath(op)}`, { ...ctx.owner.auth, 'last-event-id': '1' });
     await resumed.waitFor((events) => events.length === 2);
     expect((await publish(op, { type: 'progress', data: { n: 4 } })).status).toBe(202);
     await resumed.waitFor((events) => events.length === 3);
@@ -107,7 +88,7 @@ describe('events survive Redis', () => {
     } finally {
       await redis.start();
     }
-    const stream = await openWhenSubscribable(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '0' });
+    const stream = await openWhenSubscribable(`${ctx.server.baseUrl}${eventsPath(op)}`, { ...ctx.owner.auth, 'last-event-id': '0' });
     await stream.ended;
     expect(stream.events.map((e) => [Number(e.id), e.event])).toEqual([[acknowledged, 'done']]);
   }, 30_000);
@@ -127,8 +108,8 @@ describe('a publish whose COMMIT fails', () => {
     `);
     try {
       const op = await createOperation();
-      const follower = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
-      await until(() => server.app.eventBus.subscriberCount(operationChannel({ projectId: project.id, operationId: op })) === 1);
+      const follower = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, ctx.owner.auth);
+      await until(() => ctx.server.app.eventBus.subscriberCount(operationChannel({ projectId: ctx.project.id, operationId: op })) === 1);
 
       const doomed = await publish(op, { type: 'doomed', status: 'completed', data: { secret: 1 } });
       expect(doomed.status).toBe(503);
@@ -140,7 +121,7 @@ describe('a publish whose COMMIT fails', () => {
       await follower.waitFor((events) => events.length >= 1);
       await new Promise((r) => setTimeout(r, 100));
       expect(follower.events.map((e) => [e.id, e.event])).toEqual([['1', 'progress']]);
-      const status = (await (await server.request(operationPath(op), { headers: owner.auth })).json()) as { status: string };
+      const status = (await (await ctx.server.request(operationPath(op), { headers: ctx.owner.auth })).json()) as { status: string };
       expect(status.status).toBe('pending');
       follower.close();
     } finally {
@@ -153,7 +134,7 @@ describe('resume with an id the history does not have', () => {
   it('when Last-Event-ID is beyond the newest event, sends reset, then the history from its start', async () => {
     const op = await createOperation();
     for (let n = 1; n <= 3; n++) await publish(op, { type: 'progress', data: { n } });
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '99' });
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, { ...ctx.owner.auth, 'last-event-id': '99' });
     await stream.waitFor((events) => events.length === 4);
     expect(stream.events[0]).toMatchObject({ event: 'reset', id: undefined });
     expect(JSON.parse(stream.events[0]?.data ?? '{}')).toEqual({ oldest_id: '1' });
@@ -167,7 +148,7 @@ describe('resume with an id the history does not have', () => {
   it('keeps SSE_REPLAY_EVENTS events: an id older than the retained ones gets reset with the oldest kept', async () => {
     const op = await createOperation();
     for (let n = 1; n <= 14; n++) await publish(op, { type: 'progress', data: { n } });
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': '1' });
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, { ...ctx.owner.auth, 'last-event-id': '1' });
     await stream.waitFor((events) => events.length === 11);
     expect(JSON.parse(stream.events[0]?.data ?? '{}')).toEqual({ oldest_id: '5' });
     expect(stream.events.slice(1).map((e) => Number(e.id))).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);

@@ -3,10 +3,10 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type RunningApp, startApp } from '../../helpers/build-app.js';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { useProjectApp } from '../../helpers/app-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
-import { createProject, createUser, devLoginToken, json, type TestProject, type TestUser } from '../../helpers/factories.js';
+import { devLoginToken, json } from '../../helpers/factories.js';
 import { freePort, type ServerProcess, spawnServer } from '../../helpers/server-process.js';
 import { openStream } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
@@ -17,22 +17,7 @@ import { until } from '../../helpers/wait.js';
  * with backpressure so a reconnect never loads a whole history into memory.
  */
 
-let db: TestDatabase;
-let server: RunningApp;
-let owner: TestUser;
-let project: TestProject;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startApp({ DATABASE_URL: db.url, REDIS_URL: inject('redisUrl') });
-  owner = await createUser(server, 'Owner');
-  project = await createProject(server, owner, 'Limits');
-});
-
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const ctx = useProjectApp({ REDIS_URL: inject('redisUrl') }, { owner: 'Owner', project: 'Limits' });
 
 const eventsPath = (projectId: string, op: string) => `/api/v1/projects/${projectId}/operations/${op}/events`;
 
@@ -50,7 +35,7 @@ async function createOperation(base: string, auth: Record<string, string>, proje
 const dataOfJsonBytes = (bytes: number) => 'x'.repeat(bytes - 2);
 
 async function storedEvents(op: string): Promise<{ count: number; bytes: number; oldest: number | null }> {
-  const client = new pg.Client({ connectionString: db.url });
+  const client = new pg.Client({ connectionString: ctx.db.url });
   await client.connect();
   try {
     const { rows } = await client.query<{ count: string; bytes: string | null; oldest: number | null }>(
@@ -65,30 +50,30 @@ async function storedEvents(op: string): Promise<{ count: number; bytes: number;
 
 describe('event size', () => {
   it('when data is 64 KiB + 1 byte of JSON, answers 413 with the contract body and stores nothing', async () => {
-    const op = await createOperation(server.baseUrl, owner.auth, project.id);
-    const res = await server.request(eventsPath(project.id, op), json(owner, { type: 'big', data: dataOfJsonBytes(65_537) }));
+    const op = await createOperation(ctx.server.baseUrl, ctx.owner.auth, ctx.project.id);
+    const res = await ctx.server.request(eventsPath(ctx.project.id, op), json(ctx.owner, { type: 'big', data: dataOfJsonBytes(65_537) }));
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: 'payload_too_large', status_code: 413, correlation_id: expect.any(String) });
     expect(await storedEvents(op)).toMatchObject({ count: 0 });
     // Exactly 64 KiB is accepted, and takes id 1: the refused one consumed no id.
-    const ok = await server.request(eventsPath(project.id, op), json(owner, { type: 'big', data: dataOfJsonBytes(65_536) }));
+    const ok = await ctx.server.request(eventsPath(ctx.project.id, op), json(ctx.owner, { type: 'big', data: dataOfJsonBytes(65_536) }));
     expect(ok.status).toBe(202);
     expect(await ok.json()).toMatchObject({ id: 1 });
   });
 
   it('keeps at most 8 MiB of data per operation: the oldest go first, and a resume from 0 sees reset', async () => {
-    const op = await createOperation(server.baseUrl, owner.auth, project.id);
+    const op = await createOperation(ctx.server.baseUrl, ctx.owner.auth, ctx.project.id);
     const body = JSON.stringify({ type: 'chunk', data: dataOfJsonBytes(65_536) });
     for (let i = 0; i < 130; i++) {
-      const res = await server.request(eventsPath(project.id, op), {
+      const res = await ctx.server.request(eventsPath(ctx.project.id, op), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...owner.auth },
+        headers: { 'content-type': 'application/json', ...ctx.owner.auth },
         body,
       });
       expect(res.status).toBe(202);
     }
     expect(await storedEvents(op)).toEqual({ count: 128, bytes: 8 * 1024 * 1024, oldest: 3 });
-    const stream = await openStream(`${server.baseUrl}${eventsPath(project.id, op)}`, { ...owner.auth, 'last-event-id': '0' });
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(ctx.project.id, op)}`, { ...ctx.owner.auth, 'last-event-id': '0' });
     await stream.waitFor((events) => events.length === 129, 20_000);
     expect(JSON.parse(stream.events[0]?.data ?? '{}')).toEqual({ oldest_id: '3' });
     expect(stream.events.slice(1).map((e) => Number(e.id))).toEqual(Array.from({ length: 128 }, (_, i) => i + 3));

@@ -1,53 +1,40 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { operationChannel } from '../../../src/streaming/events.js';
-import { type RunningApp, startApp } from '../../helpers/build-app.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
-import { addMember, createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
+import { useProjectApp } from '../../helpers/app-fixture.js';
+import { addMember, createUser, json, type TestUser } from '../../helpers/factories.js';
 import { openStream } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 
-let db: TestDatabase;
-let server: RunningApp;
-let owner: TestUser;
-let project: TestProject;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startApp({ DATABASE_URL: db.url, REDIS_URL: inject('redisUrl'), SSE_KEEPALIVE_SECONDS: '1' });
-  owner = await createUser(server, 'Owner');
-  project = await createProject(server, owner, 'Streams');
-});
-
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const ctx = useProjectApp({ REDIS_URL: inject('redisUrl'), SSE_KEEPALIVE_SECONDS: '1' }, { owner: 'Owner', project: 'Streams' });
 
 async function createOperation(): Promise<string> {
-  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'agent_run', input: { step: 1 } }));
+  const res = await ctx.server.request(
+    `/api/v1/projects/${ctx.project.id}/operations`,
+    json(ctx.owner, { kind: 'agent_run', input: { step: 1 } }),
+  );
   expect(res.status).toBe(201);
   return ((await res.json()) as { id: string }).id;
 }
 
-const eventsPath = (op: string) => `/api/v1/projects/${project.id}/operations/${op}/events`;
+const eventsPath = (op: string) => `/api/v1/projects/${ctx.project.id}/operations/${op}/events`;
 
-async function publish(op: string, body: Record<string, unknown>, user: TestUser = owner): Promise<Response> {
-  return server.request(eventsPath(op), json(user, body));
+async function publish(op: string, body: Record<string, unknown>, user: TestUser = ctx.owner): Promise<Response> {
+  return ctx.server.request(eventsPath(op), json(user, body));
 }
 
-const channel = (op: string) => operationChannel({ projectId: project.id, operationId: op });
+const channel = (op: string) => operationChannel({ projectId: ctx.project.id, operationId: op });
 
 describe('operations', () => {
   it('POST creates a pending operation; GET returns it; a terminal status ends it', async () => {
     const op = await createOperation();
-    const get = await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth });
+    const get = await ctx.server.request(`/api/v1/projects/${ctx.project.id}/operations/${op}`, { headers: ctx.owner.auth });
     expect(await get.json()).toMatchObject({ id: op, kind: 'agent_run', status: 'pending', input: { step: 1 }, started_at: null });
     expect((await publish(op, { type: 'progress', status: 'running' })).status).toBe(202);
     const done = await publish(op, { type: 'done', status: 'completed', data: { ok: true } });
     expect(done.status).toBe(202);
     expect(await done.json()).toMatchObject({ id: 2, type: 'done', status: 'completed', data: { ok: true } });
     const after = (await (
-      await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth })
+      await ctx.server.request(`/api/v1/projects/${ctx.project.id}/operations/${op}`, { headers: ctx.owner.auth })
     ).json()) as Record<string, unknown>;
     expect(after).toMatchObject({ status: 'completed' });
     expect(after.started_at).not.toBeNull();
@@ -56,11 +43,11 @@ describe('operations', () => {
   });
 
   it('a viewer can follow but not publish', async () => {
-    const viewer = await createUser(server, 'Viewer');
-    await addMember(server, owner, project.id, viewer, 'viewer');
+    const viewer = await createUser(ctx.server, 'Viewer');
+    await addMember(ctx.server, ctx.owner, ctx.project.id, viewer, 'viewer');
     const op = await createOperation();
     expect((await publish(op, { type: 'x' }, viewer)).status).toBe(403);
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, viewer.auth);
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, viewer.auth);
     expect(stream.status).toBe(200);
     stream.close();
   });
@@ -78,16 +65,18 @@ describe('operations', () => {
 
   it('an unknown operation is 404 for status, publish and stream', async () => {
     const missing = '01a21596-0000-7000-8000-000000000000';
-    expect((await server.request(`/api/v1/projects/${project.id}/operations/${missing}`, { headers: owner.auth })).status).toBe(404);
+    expect((await ctx.server.request(`/api/v1/projects/${ctx.project.id}/operations/${missing}`, { headers: ctx.owner.auth })).status).toBe(
+      404,
+    );
     expect((await publish(missing, { type: 'x' })).status).toBe(404);
-    expect((await server.request(eventsPath(missing), { headers: owner.auth })).status).toBe(404);
+    expect((await ctx.server.request(eventsPath(missing), { headers: ctx.owner.auth })).status).toBe(404);
   });
 });
 
 describe('the event stream (REQ-006)', () => {
   it('is text/event-stream with no caching and no proxy buffering, the chain headers, and a retry hint', async () => {
     const op = await createOperation();
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'x-correlation-id': 'sse-1' });
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, { ...ctx.owner.auth, 'x-correlation-id': 'sse-1' });
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     expect(stream.headers.get('cache-control')).toBe('no-cache, no-transform');
@@ -101,7 +90,7 @@ describe('the event stream (REQ-006)', () => {
 
   it('delivers published events within 100 ms (median of 20), stays open, and sends keepalives (scenario 5)', async () => {
     const op = await createOperation();
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, ctx.owner.auth);
     const latencies: number[] = [];
     for (let i = 1; i <= 20; i++) {
       const sent = performance.now();
@@ -126,12 +115,14 @@ describe('the event stream (REQ-006)', () => {
 
   it('ends after the event with a terminal status', async () => {
     const op = await createOperation();
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, ctx.owner.auth);
     await publish(op, { type: 'progress' });
     await publish(op, { type: 'failed', status: 'failed', data: { error: 'model timeout' } });
     await stream.ended;
     expect(stream.events.map((e) => e.event)).toEqual(['progress', 'failed']);
-    const row = (await (await server.request(`/api/v1/projects/${project.id}/operations/${op}`, { headers: owner.auth })).json()) as {
+    const row = (await (
+      await ctx.server.request(`/api/v1/projects/${ctx.project.id}/operations/${op}`, { headers: ctx.owner.auth })
+    ).json()) as {
       error: string;
     };
     expect(row.error).toBe('model timeout');
@@ -141,20 +132,23 @@ describe('the event stream (REQ-006)', () => {
     const op = await createOperation();
     await publish(op, { type: 'a' });
     await publish(op, { type: 'b', status: 'completed' });
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, ctx.owner.auth);
     await stream.ended;
     expect(stream.events.map((e) => e.event)).toEqual(['a', 'b']);
   });
 
   it('resumes after Last-Event-ID: events 6..20 exactly once, in order, including those published while away', async () => {
     const op = await createOperation();
-    const first = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
+    const first = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, ctx.owner.auth);
     for (let i = 1; i <= 5; i++) await publish(op, { type: 'progress', data: { i } });
     await first.waitFor((events) => events.length === 5);
     first.close();
     await first.ended;
     for (let i = 6; i <= 12; i++) await publish(op, { type: 'progress', data: { i } });
-    const second = await openStream(`${server.baseUrl}${eventsPath(op)}`, { ...owner.auth, 'last-event-id': first.events[4]?.id ?? '' });
+    const second = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, {
+      ...ctx.owner.auth,
+      'last-event-id': first.events[4]?.id ?? '',
+    });
     // Published while the replay is being read: must come exactly once, after the replay.
     const during = (async () => {
       for (let i = 13; i <= 20; i++) await publish(op, { type: 'progress', data: { i } });
@@ -172,7 +166,7 @@ describe('the event stream (REQ-006)', () => {
   it('resumes with the last_event_id query too', async () => {
     const op = await createOperation();
     for (let i = 1; i <= 3; i++) await publish(op, { type: 'progress', data: { i } });
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}?last_event_id=2`, owner.auth);
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}?last_event_id=2`, ctx.owner.auth);
     await stream.waitFor((events) => events.length === 1);
     expect(stream.events[0]?.id).toBe('3');
     stream.close();
@@ -180,29 +174,31 @@ describe('the event stream (REQ-006)', () => {
 
   it('when a malformed Last-Event-ID is sent, answers 422', async () => {
     const op = await createOperation();
-    const res = await server.request(eventsPath(op), { headers: { ...owner.auth, 'last-event-id': 'abc' } });
+    const res = await ctx.server.request(eventsPath(op), { headers: { ...ctx.owner.auth, 'last-event-id': 'abc' } });
     expect(res.status).toBe(422);
   });
 
   it('when the client goes away, its subscription is released within 1 s', async () => {
     const op = await createOperation();
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}`, owner.auth);
-    await until(() => server.app.eventBus.subscriberCount(channel(op)) === 1);
-    expect(server.app.streams.size).toBeGreaterThanOrEqual(1);
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}`, ctx.owner.auth);
+    await until(() => ctx.server.app.eventBus.subscriberCount(channel(op)) === 1);
+    expect(ctx.server.app.streams.size).toBeGreaterThanOrEqual(1);
     stream.close();
-    const took = await until(() => server.app.eventBus.subscriberCount(channel(op)) === 0);
+    const took = await until(() => ctx.server.app.eventBus.subscriberCount(channel(op)) === 0);
     expect(took).toBeLessThan(1000);
   });
 
   it('accepts the token as an access_token query on this route only, and never logs it', async () => {
     const op = await createOperation();
-    const stream = await openStream(`${server.baseUrl}${eventsPath(op)}?access_token=${owner.token}`, { 'x-correlation-id': 'qtoken-1' });
+    const stream = await openStream(`${ctx.server.baseUrl}${eventsPath(op)}?access_token=${ctx.owner.token}`, {
+      'x-correlation-id': 'qtoken-1',
+    });
     expect(stream.status).toBe(200);
     stream.close();
     await stream.ended;
     await new Promise((r) => setTimeout(r, 50));
-    expect(server.rawLogs.join('\n')).not.toContain(owner.token);
-    const forged = await server.request(`${eventsPath(op)}?access_token=not-a-token`);
+    expect(ctx.server.rawLogs.join('\n')).not.toContain(ctx.owner.token);
+    const forged = await ctx.server.request(`${eventsPath(op)}?access_token=not-a-token`);
     expect(forged.status).toBe(401);
   });
 });

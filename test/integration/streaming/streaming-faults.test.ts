@@ -1,15 +1,16 @@
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { operationChannel } from '../../../src/streaming/events.js';
+import { useRedisServer } from '../../helpers/app-fixture.js';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
-import { type RedisServer, startRedisServer } from '../../helpers/redis-server.js';
 import { openStream, type StreamClient } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 
+// This file's own Redis, so it can be stopped and started again.
+const redis = useRedisServer();
 let db: TestDatabase;
-let redis: RedisServer;
 let a: RunningApp;
 let b: RunningApp;
 let owner: TestUser;
@@ -17,8 +18,6 @@ let project: TestProject;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  // This file's own Redis, so it can be stopped and started again.
-  redis = await startRedisServer();
   const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, SSE_REPLAY_EVENTS: '10', SSE_MAX_BUFFER_BYTES: '65536' };
   a = await startApp(env);
   b = await startApp(env);
@@ -26,17 +25,10 @@ beforeAll(async () => {
   project = await createProject(a, owner, 'Faults');
 });
 
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await redis?.stop();
-  await db?.drop();
-});
-
 const eventsPath = (op: string) => `/api/v1/projects/${project.id}/operations/${op}/events`;
 
 async function createOperation(server: RunningApp = a): Promise<string> {
-  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'export' }));
+  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'agent_run' }));
   expect(res.status).toBe(201);
   return ((await res.json()) as { id: string }).id;
 }
@@ -167,7 +159,7 @@ describe('shutdown', () => {
     const c = await startApp(env);
     const user = await createUser(c, 'Closer');
     const p = await createProject(c, user, 'Closing');
-    const res = await c.request(`/api/v1/projects/${p.id}/operations`, json(user, { kind: 'export' }));
+    const res = await c.request(`/api/v1/projects/${p.id}/operations`, json(user, { kind: 'agent_run' }));
     const op = ((await res.json()) as { id: string }).id;
     const stream = await openStream(`${c.baseUrl}/api/v1/projects/${p.id}/operations/${op}/events`, user.auth);
     await until(() => c.app.streams.size === 1);

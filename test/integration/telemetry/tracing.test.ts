@@ -1,58 +1,34 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
-import { devLoginToken } from '../../helpers/factories.js';
-import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.js';
-import { freePort, type ServerProcess, spawnTracedServer } from '../../helpers/server-process.js';
+import { describe, expect, inject, it } from 'vitest';
+import type { ReceivedSpan } from '../../helpers/otlp-receiver.js';
+import { useTracedServer } from '../../helpers/traced-server.js';
 import { until } from '../../helpers/wait.js';
 
 /*
  * The real entry point with the telemetry preload, exporting OTLP/HTTP JSON to a test
  * receiver that stands in for the collector.
  */
-let db: TestDatabase;
-let receiver: OtlpReceiver;
-let server: ServerProcess;
-let base: string;
-let token: string;
+const traced = useTracedServer(() => ({ REDIS_URL: inject('redisUrl'), OTEL_METRIC_EXPORT_INTERVAL: '500' }), {
+  email: 'otel@example.com',
+});
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${base}${path}`, {
+  fetch(`${traced.base}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${traced.token}`, ...headers },
     body: JSON.stringify(body),
   });
 
 function trace(correlationId: string): { root: ReceivedSpan | undefined; all: ReceivedSpan[] } {
-  const root = receiver.spans.find((s) => s.attributes.correlation_id === correlationId);
-  return { root, all: root ? receiver.spans.filter((s) => s.traceId === root.traceId) : [] };
+  const root = traced.receiver.spans.find((s) => s.attributes.correlation_id === correlationId);
+  return { root, all: root ? traced.receiver.spans.filter((s) => s.traceId === root.traceId) : [] };
 }
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  receiver = new OtlpReceiver(await freePort());
-  await receiver.start();
-  ({ server, base } = await spawnTracedServer(receiver.url, {
-    DATABASE_URL: db.url,
-    REDIS_URL: inject('redisUrl'),
-    OTEL_METRIC_EXPORT_INTERVAL: '500',
-  }));
-  await server.waitForLine(/Server listening/, 30_000);
-  token = await devLoginToken(base, 'otel@example.com');
-}, 60_000);
-
-afterAll(async () => {
-  server?.child.kill('SIGTERM');
-  await server?.exited;
-  await receiver?.stop();
-  await db?.drop();
-});
 
 describe('traces (REQ-010)', () => {
   it('a project read is one trace: a server span with the correlation id, project and user, and a span per query', async () => {
     const created = await post('/api/v1/projects', { name: 'Traced' });
     const project = (await created.json()) as { id: string; created_by: string };
-    const res = await fetch(`${base}/api/v1/projects/${project.id}`, {
-      headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'trace-read-1' },
+    const res = await fetch(`${traced.base}/api/v1/projects/${project.id}`, {
+      headers: { authorization: `Bearer ${traced.token}`, 'x-correlation-id': 'trace-read-1' },
     });
     expect(res.status).toBe(200);
     // One query: the token and user are cached from the calls before, the guard reads membership and row at once.
@@ -90,8 +66,12 @@ describe('traces (REQ-010)', () => {
 
   it('accepts a W3C traceparent: the server span joins the caller’s trace', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    await fetch(`${base}/api/v1/auth/me`, {
-      headers: { authorization: `Bearer ${token}`, traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-correlation-id': 'trace-parent-1' },
+    await fetch(`${traced.base}/api/v1/auth/me`, {
+      headers: {
+        authorization: `Bearer ${traced.token}`,
+        traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+        'x-correlation-id': 'trace-parent-1',
+      },
     });
     await until(() => trace('trace-parent-1').root !== undefined, 10_000);
     expect(trace('trace-parent-1').root?.traceId).toBe(traceId);
@@ -99,10 +79,12 @@ describe('traces (REQ-010)', () => {
   });
 
   it('log lines of a traced request carry the trace_id and span_id of its server span', async () => {
-    await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'trace-log-1' } });
+    await fetch(`${traced.base}/api/v1/auth/me`, {
+      headers: { authorization: `Bearer ${traced.token}`, 'x-correlation-id': 'trace-log-1' },
+    });
     await until(() => trace('trace-log-1').root !== undefined, 10_000);
     const root = trace('trace-log-1').root;
-    const line = server
+    const line = traced.server
       .stdout()
       .split('\n')
       .filter((l) => l.includes('"trace-log-1"') && l.includes('request completed'))
@@ -112,7 +94,9 @@ describe('traces (REQ-010)', () => {
   });
 
   it('a client error (4xx) is not marked as a server error', async () => {
-    const res = await fetch(`${base}/api/v1/projects`, { headers: { authorization: 'Bearer x', 'x-correlation-id': 'trace-401-1' } });
+    const res = await fetch(`${traced.base}/api/v1/projects`, {
+      headers: { authorization: 'Bearer x', 'x-correlation-id': 'trace-401-1' },
+    });
     expect(res.status).toBe(401);
     await until(() => trace('trace-401-1').root !== undefined, 10_000);
     expect(trace('trace-401-1').root?.status.code ?? 0).not.toBe(2);
@@ -121,21 +105,24 @@ describe('traces (REQ-010)', () => {
 
   it('exports HTTP and pool metrics', async () => {
     await until(
-      () => receiver.metricNames.has('http.server.request.duration') && receiver.metricNames.has('db.client.connection.count'),
+      () =>
+        traced.receiver.metricNames.has('http.server.request.duration') && traced.receiver.metricNames.has('db.client.connection.count'),
       10_000,
     );
-    expect(receiver.metricNames.has('jeex.sse.connections')).toBe(true);
+    expect(traced.receiver.metricNames.has('jeex.sse.connections')).toBe(true);
   });
 
   it('health reports telemetry healthy while exports succeed, counting exports the collector actually received', async () => {
     // "Healthy" alone cannot tell exports that succeed from no exports at all (issue 14 item 10):
     // a request made now must reach the receiver, and health must count it as a successful export.
-    await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'trace-healthy-1' } });
+    await fetch(`${traced.base}/api/v1/auth/me`, {
+      headers: { authorization: `Bearer ${traced.token}`, 'x-correlation-id': 'trace-healthy-1' },
+    });
     await until(() => trace('trace-healthy-1').root !== undefined, 10_000);
     type Health = { components: Array<{ name: string; status: string; details: { exports_ok?: number; exports_failed?: number } | null }> };
     const telemetry = async () =>
-      ((await (await fetch(`${base}/api/v1/health`)).json()) as Health).components.find((c) => c.name === 'telemetry');
-    const received = receiver.requests;
+      ((await (await fetch(`${traced.base}/api/v1/health`)).json()) as Health).components.find((c) => c.name === 'telemetry');
+    const received = traced.receiver.requests;
     const component = await telemetry();
     expect(component?.status).toBe('healthy');
     expect(component?.details?.exports_ok).toBeGreaterThan(0);

@@ -1,8 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { DocumentVersion } from '../../../../db/types.js';
+import { ifMatchHolds, ifMatchOf, replyWithEtag, strongEtag } from '../../../../plugins/http/etag.js';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import type { VersionSummary } from '../../../../repositories/documents.repository.js';
-import { errorResponses, ProjectParams } from '../shared-schemas.js';
+import {
+  ConditionalIdempotentWriteHeaders,
+  ConditionalReadHeaders,
+  errorResponses,
+  NotModified,
+  ProjectParams,
+} from '../shared-schemas.js';
 import {
   DocumentParams,
   DocumentVersionCreate,
@@ -27,6 +34,11 @@ function toSummary(d: VersionSummary) {
   };
 }
 
+/** A version is immutable: its id is its ETag (docs/adr/0021). */
+function versionEtag(id: string): string {
+  return strongEtag(id);
+}
+
 function toPublic(d: DocumentVersion) {
   return { ...toSummary(d), content: d.content };
 }
@@ -45,14 +57,24 @@ const documentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'createDocumentVersion',
         summary: 'Write the next version of a document',
+        description:
+          'With `If-Match` (the `ETag` of the latest version, from `GET …/versions/latest`), a document that has a newer ' +
+          'version, or none, is a 412 and nothing is written.',
         params: DocumentParams,
+        headers: ConditionalIdempotentWriteHeaders,
         body: DocumentVersionCreate,
-        response: { 201: DocumentVersionPublic, ...errorResponses(400, 401, 403, 409, 413, 422, 429, 503) },
+        response: { 201: DocumentVersionPublic, ...errorResponses(400, 401, 403, 409, 412, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => {
-      const created = await service.append(scopeOf(request), request.params.document_type, request.body);
-      return reply.code(201).send(toPublic(created));
+      const condition = ifMatchOf(request);
+      const created = await service.append(
+        scopeOf(request),
+        request.params.document_type,
+        request.body,
+        condition.kind === 'none' ? undefined : (latestId) => ifMatchHolds(condition, latestId && versionEtag(latestId)),
+      );
+      return reply.code(201).header('etag', versionEtag(created.id)).send(toPublic(created));
     },
   );
 
@@ -98,13 +120,16 @@ const documentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'getDocumentVersion',
         summary: 'One version of a document, or "latest"',
+        description: 'Answers with an `ETag`; with a matching `If-None-Match`, 304 and no body.',
         params: VersionParams,
-        response: { 200: DocumentVersionPublic, ...errorResponses(401, 403, 404, 422, 429, 503) },
+        headers: ConditionalReadHeaders,
+        response: { 200: DocumentVersionPublic, 304: NotModified, ...errorResponses(401, 403, 404, 422, 429, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { document_type, version } = request.params;
-      return toPublic(await service.get(scopeOf(request), document_type, version === 'latest' ? 'latest' : Number(version)));
+      const found = await service.get(scopeOf(request), document_type, version === 'latest' ? 'latest' : Number(version));
+      return replyWithEtag(request, reply, versionEtag(found.id), toPublic(found));
     },
   );
 };

@@ -3,7 +3,7 @@ import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { isTerminal, type OperationStreamEvent, operationChannel } from '../../../../streaming/events.js';
 import { eventFrame } from '../../../../streaming/sse-format.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
-import { errorResponses, ProjectParams } from '../shared-schemas.js';
+import { errorResponses, IdempotentWriteHeaders, ProjectParams } from '../shared-schemas.js';
 import { toPublic } from './operation-public.js';
 import {
   CancelBody,
@@ -31,8 +31,9 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createOperation',
         summary: 'Start a long-running operation (agent run, export)',
         params: ProjectParams,
+        headers: IdempotentWriteHeaders,
         body: OperationCreate,
-        response: { 201: OperationPublic, ...errorResponses(400, 401, 403, 413, 422, 429, 503) },
+        response: { 201: OperationPublic, ...errorResponses(400, 401, 403, 409, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -1,9 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { ifMatchOf, replyWithEtag, strongEtag } from '../../../../plugins/http/etag.js';
 import { projectRowOf, scopeOf, userOf } from '../../../../plugins/http/request-identity.js';
 import type { MemberRow } from '../../../../repositories/members.repository.js';
 import type { ProjectWithRole } from '../../../../repositories/projects.repository.js';
-import { errorResponses, ProjectParams } from '../shared-schemas.js';
+import {
+  ConditionalReadHeaders,
+  ConditionalWriteHeaders,
+  errorResponses,
+  IdempotentWriteHeaders,
+  NotModified,
+  ProjectParams,
+} from '../shared-schemas.js';
 import {
   MemberList,
   MemberParams,
@@ -30,6 +38,25 @@ function toProjectPublic(p: ProjectWithRole) {
   };
 }
 
+/**
+ * A project's ETag: its row version (bumped by the database on every write) and the caller's
+ * role, which is part of the representation (docs/adr/0021).
+ */
+function projectEtag(p: { rowVersion: string; role: string }): string {
+  return strongEtag(`${p.rowVersion}-${p.role}`);
+}
+
+/** The row versions an If-Match names for this caller's role; undefined without a condition. */
+function rowVersionsOf(condition: ReturnType<typeof ifMatchOf>, role: string): readonly string[] | undefined {
+  if (condition.kind !== 'tags') return undefined;
+  const versions: string[] = [];
+  for (const tag of condition.tags) {
+    const match = /^"(\d{1,19})-([a-z]+)"$/.exec(tag);
+    if (match?.[1] !== undefined && match[2] === role) versions.push(match[1]);
+  }
+  return versions;
+}
+
 function toMemberPublic(m: MemberRow) {
   return { user_id: m.userId, email: m.email, name: m.name, role: m.role, created_at: m.createdAt.toISOString() };
 }
@@ -47,13 +74,14 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'createProject',
         summary: 'Create a project; the caller becomes its owner',
+        headers: IdempotentWriteHeaders,
         body: ProjectCreate,
-        response: { 201: ProjectPublic, ...errorResponses(400, 401, 413, 422, 429, 503) },
+        response: { 201: ProjectPublic, ...errorResponses(400, 401, 409, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => {
       const project = await service.create(userOf(request).id, request.body);
-      return reply.code(201).send(toProjectPublic(project));
+      return reply.code(201).header('etag', projectEtag(project)).send(toProjectPublic(project));
     },
   );
 
@@ -83,12 +111,17 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'getProject',
         summary: 'One project',
+        description: 'Answers with an `ETag`; with a matching `If-None-Match`, 304 and no body.',
         params: ProjectParams,
-        response: { 200: ProjectPublic, ...errorResponses(401, 403, 404, 422, 429, 503) },
+        headers: ConditionalReadHeaders,
+        response: { 200: ProjectPublic, 304: NotModified, ...errorResponses(401, 403, 404, 422, 429, 503) },
       },
     },
     // The guard has just read the row with the membership: no second query.
-    async (request) => toProjectPublic({ ...projectRowOf(request), role: scopeOf(request).role }),
+    async (request, reply) => {
+      const project = { ...projectRowOf(request), role: scopeOf(request).role };
+      return replyWithEtag(request, reply, projectEtag(project), toProjectPublic(project));
+    },
   );
 
   app.patch(
@@ -99,19 +132,24 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'updateProject',
         summary: 'Rename, change status or step (language is immutable)',
+        description: "With `If-Match` (the project's `ETag`), a project changed since is a 412 and nothing is written.",
         params: ProjectParams,
+        headers: ConditionalWriteHeaders,
         body: ProjectUpdate,
-        response: { 200: ProjectPublic, ...errorResponses(400, 401, 403, 404, 413, 422, 429, 503) },
+        response: { 200: ProjectPublic, ...errorResponses(400, 401, 403, 404, 412, 413, 422, 429, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { name, status, current_step } = request.body;
       const changes = {
         ...(name !== undefined ? { name } : {}),
         ...(status !== undefined ? { status } : {}),
         ...(current_step !== undefined ? { currentStep: current_step } : {}),
       };
-      return toProjectPublic(await service.update(scopeOf(request), changes));
+      const scope = scopeOf(request);
+      const project = await service.update(scope, changes, rowVersionsOf(ifMatchOf(request), scope.role));
+      reply.header('etag', projectEtag(project));
+      return toProjectPublic(project);
     },
   );
 
