@@ -50,12 +50,14 @@ export class ExportWorker {
 
   private async loop(): Promise<void> {
     const signal = this.stopping.signal;
+    let failures = 0;
     while (!signal.aborted) {
       try {
         const granted = await this.leases.lease(
           { worker: this.name, kinds: [EXPORT_KIND], waitSeconds: WAIT_SECONDS, leaseSeconds: this.options.leaseSeconds },
           signal,
         );
+        failures = 0;
         if (granted) {
           this.building = this.run(granted);
           await this.building;
@@ -63,8 +65,10 @@ export class ExportWorker {
         }
       } catch (error) {
         if (signal.aborted) return;
-        this.options.log.warn({ err: error }, 'export worker: lease request failed');
-        await sleep(1000, undefined, { signal }).catch(() => undefined);
+        // The event bus or the database is down: back off (1 s, doubling, at most 30 s), one warning per failure.
+        failures++;
+        this.options.log.warn({ err: error, failures }, 'export worker: lease request failed');
+        await sleep(Math.min(30_000, 1000 * 2 ** (failures - 1)), undefined, { signal }).catch(() => undefined);
       }
     }
   }
