@@ -7,6 +7,7 @@ import { type ExtraColumn, type LatencyGoal, type Ratio, recordSection, section 
 import { type RunningServer, startServer } from './lib/server-process.js';
 import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
 import { eventPublishScenario } from './scenarios/event-publish.js';
+import { exportScenario } from './scenarios/export.js';
 import { projectStreamScenario } from './scenarios/project-stream.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
 import { safeWritesScenario } from './scenarios/safe-writes.js';
@@ -265,6 +266,12 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'project create and new version with the audit insert and the idempotency check, vs without',
     oneOff: true,
     run: safeWritesScenario,
+  },
+  {
+    name: 'export',
+    title: 'export of four 100 KB documents: POST to export.completed, and server memory while building',
+    oneOff: true,
+    run: exportScenario,
   },
 ];
 

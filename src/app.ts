@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './lib/logger.js';
+import exportWorker from './plugins/app/export-worker.js';
 import retentionSweep from './plugins/app/retention-sweep.js';
 import services from './plugins/app/services.js';
 import auth from './plugins/http/auth.js';
@@ -27,6 +28,7 @@ import telemetry from './plugins/infra/telemetry.js';
 import auditRoutes from './routes/api/v1/audit/index.js';
 import authRoutes, { jwksRoutes } from './routes/api/v1/auth/index.js';
 import documentRoutes from './routes/api/v1/documents/index.js';
+import exportRoutes from './routes/api/v1/exports/index.js';
 import healthRoutes from './routes/api/v1/health/index.js';
 import messageRoutes from './routes/api/v1/messages/index.js';
 import operationRoutes from './routes/api/v1/operations/index.js';
@@ -89,6 +91,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(services, { config });
   // Audit entries and idempotency keys past their retention, hourly (docs/adr/0021).
   await app.register(retentionSweep, { config });
+  // The service's own export worker and the export TTL sweep, on every instance (docs/adr/0023).
+  await app.register(exportWorker, { config });
 
   // What the chain's stateful steps need (their stores, request decorators).
   await app.register(rateLimit, { config });
@@ -138,6 +142,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(projectRoutes, { prefix: '/api/v1' });
   await app.register(documentRoutes, { prefix: '/api/v1' });
   await app.register(operationRoutes, { prefix: '/api/v1' });
+  await app.register(exportRoutes, { prefix: '/api/v1' });
   await app.register(workerRoutes, { prefix: '/api/v1', defaultLeaseSeconds: config.workerLeaseSeconds });
   await app.register(auditRoutes, { prefix: '/api/v1' });
   await app.register(projectEventRoutes, { prefix: '/api/v1' });

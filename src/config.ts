@@ -50,6 +50,12 @@ export interface Config {
   readonly workerLeaseSeconds: number;
   /** Days an audit entry is kept before the sweep removes it (docs/adr/0021; the table refuses < 1). */
   readonly auditRetentionDays: number;
+  /** How long an export's archive is kept (EXPORT_TTL_HOURS, decimals allowed), in seconds. */
+  readonly exportTtlSeconds: number;
+  /** How long a signed download link works: 10 minutes by contract (docs/contract.md §11), shorter only in tests. */
+  readonly exportLinkTtlSeconds: number;
+  /** Test hook: a pause after each document of an export build, to catch a build mid-way. Refused in production. */
+  readonly exportBuildDelayMs: number;
   readonly bodyLimitBytes: number;
   readonly healthCheckTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
@@ -93,6 +99,21 @@ class Reader {
     if (value === undefined) return fallback;
     if (!/^-?\d+$/.test(value)) {
       this.problems.push(`${name}: must be an integer (got "${value}")`);
+      return fallback;
+    }
+    const n = Number(value);
+    if (n < min || n > max) {
+      this.problems.push(`${name}: must be between ${min} and ${max} (got ${n})`);
+      return fallback;
+    }
+    return n;
+  }
+
+  decimal(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+(\.\d+)?$/.test(value)) {
+      this.problems.push(`${name}: must be a number like 24 or 0.5 (got "${value}")`);
       return fallback;
     }
     const n = Number(value);
@@ -236,6 +257,9 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     workerMaxAttempts: r.int('WORKER_MAX_ATTEMPTS', 3, 1, 100),
     workerLeaseSeconds: r.int('WORKER_LEASE_SECONDS', 30, 10, 300),
     auditRetentionDays: r.int('AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    exportTtlSeconds: r.decimal('EXPORT_TTL_HOURS', 24, 0.0001, 24 * 365) * 3600,
+    exportLinkTtlSeconds: r.int('EXPORT_LINK_TTL_SECONDS', 600, 1, 600),
+    exportBuildDelayMs: r.int('EXPORT_BUILD_DELAY_MS', 0, 0, 60_000),
     bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
     healthCheckTimeoutMs: r.int('HEALTH_CHECK_TIMEOUT_MS', 1000, 50, 60_000),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 4500, 100, 60_000),
@@ -251,6 +275,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     if (!config.databaseUrl) r.problems.push('DATABASE_URL: required when NODE_ENV=production (no embedded database)');
     if (!config.redisUrl) r.problems.push('REDIS_URL: required when NODE_ENV=production (no in-process event bus)');
     if (!config.qdrantUrl) r.problems.push('QDRANT_URL: required when NODE_ENV=production');
+    if (config.exportBuildDelayMs > 0) r.problems.push('EXPORT_BUILD_DELAY_MS: a test hook, refused when NODE_ENV=production');
     if (!config.jwtPrivateKey || !config.jwtPublicKey) {
       r.problems.push('JWT_PRIVATE_KEY: JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are required when NODE_ENV=production (no generated keys)');
     }

@@ -6,6 +6,7 @@ import * as vectorPurges from './migrations/0003_vector_purges.js';
 import * as workerLeases from './migrations/0004_worker_leases.js';
 import * as safeWrites from './migrations/0005_safe_writes.js';
 import * as projectStreamAndMessages from './migrations/0006_project_stream_and_messages.js';
+import * as exports_ from './migrations/0007_exports.js';
 
 /**
  * Migrations are listed here explicitly (not read from a folder) so the same list runs from
@@ -20,6 +21,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004_worker_leases': workerLeases,
   '0005_safe_writes': safeWrites,
   '0006_project_stream_and_messages': projectStreamAndMessages,
+  '0007_exports': exports_,
 };
 
 export function createMigrator(db: Kysely<unknown>): Migrator {

@@ -200,6 +200,31 @@ export interface MessagesTable {
   completedAt: Timestamp | null;
 }
 
+export type ExportRowStatus = 'pending' | 'ready' | 'expired';
+
+export interface ExportsTable {
+  id: Generated<string>;
+  projectId: string;
+  operationId: string;
+  createdBy: string;
+  /** What the builder recorded; the public status also reads the operation (docs/contract.md §11). */
+  status: ColumnType<ExportRowStatus, ExportRowStatus | undefined, ExportRowStatus>;
+  fileName: string | null;
+  bytes: ColumnType<string | null, number | null | undefined, number | null>;
+  sha256: string | null;
+  attempt: number | null;
+  createdAt: CreatedAt;
+  completedAt: Timestamp | null;
+  expiresAt: Timestamp;
+}
+
+export interface ExportChunksTable {
+  exportId: string;
+  attempt: number;
+  seq: number;
+  data: Buffer;
+}
+
 export interface Database {
   users: UsersTable;
   projects: ProjectsTable;
@@ -214,6 +239,8 @@ export interface Database {
   projectStreams: ProjectStreamsTable;
   projectEvents: ProjectEventsTable;
   messages: MessagesTable;
+  exports: ExportsTable;
+  exportChunks: ExportChunksTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -228,3 +255,4 @@ export type Operation = Selectable<OperationsTable>;
 export type Message = Selectable<MessagesTable>;
 /** A project row as the access guard reads it: with the project stream's current id when the query brought it (docs/adr/0022). */
 export type ProjectRead = Project & { readonly lastEventId?: number };
+export type ExportRow = Selectable<ExportsTable>;

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'request_timeout'
   | 'conflict'
   | 'precondition_failed'
+  | 'gone'
   | 'payload_too_large'
   | 'uri_too_long'
   | 'validation_error'
@@ -80,6 +81,12 @@ export class ConflictError extends AppError {
 export class PreconditionFailedError extends AppError {
   readonly code = 'precondition_failed';
   readonly statusCode = 412;
+}
+
+/** A resource that existed and is gone for good: an export past its TTL (docs/contract.md §11). */
+export class GoneError extends AppError {
+  readonly code = 'gone';
+  readonly statusCode = 410;
 }
 
 export class PayloadTooLargeError extends AppError {

@@ -13,6 +13,9 @@ import { AccessNotices, StreamAccess } from '../streaming/stream-access.js';
 import { AuditLog } from './audit.service.js';
 import { AuthService } from './auth.service.js';
 import { DocumentsService } from './documents.service.js';
+import type { DownloadLinks } from './export-link.js';
+import { PostgresExportStorage } from './export-storage.js';
+import { ExportsService } from './exports.service.js';
 import { LeasesService } from './leases.service.js';
 import { MessagesService } from './messages.service.js';
 import { OperationsService } from './operations.service.js';
@@ -34,6 +37,8 @@ export interface ServiceDependencies {
   readonly workerMaxAttempts?: number;
   /** How often each instance sweeps expired leases (ms; default 1000). */
   readonly leaseSweepIntervalMs?: number;
+  /** Exports (docs/contract.md §11): signed links, how long archives are kept, the build test hook. */
+  readonly exports: { readonly links: DownloadLinks; readonly ttlSeconds: number; readonly buildDelayMs: number };
 }
 
 /** Every service of the app, built once. Routes and the request chain take them from `app.services`. */
@@ -58,6 +63,8 @@ export interface Services {
   readonly vectorPurges: VectorPurgeService | null;
   /** Worker leases, heartbeats and the expiry sweep (docs/contract.md §8, docs/adr/0020). */
   readonly leases: LeasesService;
+  /** Export archives, their storage and signed links (docs/contract.md §11, docs/adr/0023). */
+  readonly exports: ExportsService;
 }
 
 /**
@@ -87,6 +94,10 @@ export function buildServices(deps: ServiceDependencies): Services {
     vectorPurges,
     documents: new DocumentsService(db, audit),
     operations,
+    exports: new ExportsService(db, audit, bus, operations, new PostgresExportStorage(db), deps.exports.links, {
+      ttlSeconds: deps.exports.ttlSeconds,
+      buildDelayMs: deps.exports.buildDelayMs,
+    }),
     leases: new LeasesService(db, operations, tokens, bus, {
       ...(deps.leaseSweepIntervalMs !== undefined ? { sweepIntervalMs: deps.leaseSweepIntervalMs } : {}),
     }),

@@ -17,6 +17,7 @@ import {
 } from '../streaming/events.js';
 import { eventsPublished } from '../telemetry/metrics.js';
 import { type AuditLog, actorOf } from './audit.service.js';
+import { EXPORT_KIND } from './exports.service.js';
 import { wakeWorkers } from './worker-wake.js';
 import { confirmWriteAccess } from './write-access.js';
 
@@ -68,6 +69,13 @@ export class OperationsService {
   }
 
   async create(scope: ProjectScope, kind: string, input: Record<string, unknown> | undefined): Promise<Operation> {
+    // The service's own export worker takes `export` operations and needs the export row that
+    // POST …/exports writes with them (docs/adr/0023): that is the one way to start one.
+    if (kind === EXPORT_KIND) {
+      throw new ValidationError('Request validation failed', [
+        { path: 'body/kind', message: `operations of kind "${EXPORT_KIND}" are started with POST /projects/{project_id}/exports` },
+      ]);
+    }
     const operation = await this.db.transaction().execute(async (tx) => {
       // The guard ran before this transaction: a deletion or demotion may have committed since.
       await confirmWriteAccess(tx, scope, 'editor');

@@ -39,7 +39,16 @@ export class WakeUps {
    * kinds, after `ms`, or when `signal` aborts.
    */
   async arm(kinds: readonly string[], ms: number, signal: AbortSignal): Promise<{ wait: () => Promise<void>; cancel: () => void }> {
-    this.subscribed ??= this.bus.subscribe<WakeEvent>(WORKER_WAKE_CHANNEL, (event) => this.dispatch(event.kind));
+    if (!this.subscribed) {
+      const attempt = this.bus.subscribe<WakeEvent>(WORKER_WAKE_CHANNEL, (event) => this.dispatch(event.kind));
+      this.subscribed = attempt;
+      // A failed subscription (the bus is down) is not kept: the next poll tries again, and
+      // close() does not meet a rejection nobody handles (the in-process export worker polls from
+      // start-up, docs/adr/0023).
+      attempt.catch(() => {
+        if (this.subscribed === attempt) this.subscribed = undefined;
+      });
+    }
     await this.subscribed;
     let waiter: Waiter | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -69,7 +78,7 @@ export class WakeUps {
   }
 
   async close(): Promise<void> {
-    const unsubscribe = await this.subscribed;
+    const unsubscribe = await this.subscribed?.catch(() => undefined);
     unsubscribe?.();
     for (const waiter of this.waiters) waiter.wake();
     this.waiters.clear();

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { loadSigningKeys } from '../../auth/keys.js';
 import { TokenService } from '../../auth/tokens.js';
 import type { Config } from '../../config.js';
+import { DownloadLinks } from '../../services/export-link.js';
 import { buildServices, type Services } from '../../services/index.js';
 
 declare module 'fastify' {
@@ -30,6 +31,11 @@ const services: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     log: app.log,
     replayEvents: config.sseReplayEvents,
     workerMaxAttempts: config.workerMaxAttempts,
+    exports: {
+      links: await DownloadLinks.create(tokens.keys, config.exportLinkTtlSeconds),
+      ttlSeconds: config.exportTtlSeconds,
+      buildDelayMs: config.exportBuildDelayMs,
+    },
   });
   app.decorate('services', built);
   // The background jobs among the services. Deleted projects' vectors still owed

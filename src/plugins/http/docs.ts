@@ -53,6 +53,12 @@ const TAGS = [
       'Who changed what: one entry per successful write, in the same transaction (append-only; retention ' +
       '`AUDIT_RETENTION_DAYS`). Owners only.',
   },
+  {
+    name: 'exports',
+    description:
+      "The package the user came for: a ZIP of the latest documents and a manifest, built by the service's own worker as an " +
+      '`export` operation, downloaded with a signed link that works without a token (docs/contract.md §11).',
+  },
 ];
 
 /**

@@ -55,7 +55,7 @@ async function fixture(): Promise<Record<string, string>> {
   await addMember(server, owner, project.id, editor, 'editor');
   const version = await server.request(`/api/v1/projects/${project.id}/documents/about/versions`, json(owner, { content: 'v1' }));
   expect(version.status).toBe(201);
-  const operation = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'export' }));
+  const operation = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'agent_run' }));
   expect(operation.status).toBe(201);
   return {
     project_id: project.id,

@@ -60,7 +60,7 @@ describe('GET /api/v1/projects/:project_id/audit', () => {
     expect((await server.request(`/api/v1/projects/${project.id}`, json(editor, { status: 'active' }, 'PATCH'))).status).toBe(200);
     const version = await server.request(`/api/v1/projects/${project.id}/documents/about/versions`, json(editor, { content: '# Hi' }));
     expect(version.status).toBe(201);
-    const operation = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'export' }));
+    const operation = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'agent_run' }));
     expect(operation.status).toBe(201);
     expect(
       (await server.request(`/api/v1/projects/${project.id}/members/${editor.id}`, { method: 'DELETE', headers: owner.auth })).status,

@@ -38,6 +38,7 @@ async function call(route: RouteEntry, user: TestUser, projectId: string): Promi
     operation_id: randomUUID(),
     message_id: randomUUID(),
     lease_id: randomUUID(),
+    export_id: randomUUID(),
   });
   const init: RequestInit = { method: route.method, headers: { ...user.auth } };
   if (route.bodySchema) {
@@ -86,6 +87,7 @@ describe('project isolation by construction (SEC-002)', () => {
         operation_id: randomUUID(),
         message_id: randomUUID(),
         lease_id: randomUUID(),
+        export_id: randomUUID(),
       });
       const res = await server.request(url, { method: route.method });
       expect(res.status, `${route.method} ${route.path}`).toBe(401);
@@ -109,6 +111,7 @@ describe('authentication by construction (SEC-003)', () => {
     'GET /api/v1/health/ready',
     'POST /api/v1/auth/dev-login',
     'GET /.well-known/jwks.json',
+    'GET /api/v1/exports/{export_id}/download',
   ];
 
   it('every route of the route table but the declared public ones answers 401 without a token', async () => {
@@ -124,6 +127,7 @@ describe('authentication by construction (SEC-003)', () => {
         version: '1',
         operation_id: randomUUID(),
         message_id: randomUUID(),
+        export_id: randomUUID(),
         lease_id: randomUUID(),
       });
       const res = await server.request(url, {

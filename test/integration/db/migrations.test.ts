@@ -34,6 +34,7 @@ const ALL_UP = [
   'Up 0004_worker_leases',
   'Up 0005_safe_writes',
   'Up 0006_project_stream_and_messages',
+  'Up 0007_exports',
 ];
 
 describe('migrations', () => {
@@ -47,6 +48,8 @@ describe('migrations', () => {
     expect(await tables()).toEqual([
       'audit_log',
       'document_versions',
+      'export_chunks',
+      'exports',
       'idempotency_keys',
       'messages',
       'operation_events',
@@ -65,6 +68,25 @@ describe('migrations', () => {
     expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(ALL_UP);
   });
 
+  it('0007 goes down alone: the exports and their chunks are gone, everything else stays', async () => {
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0007_exports']);
+    expect(await tables()).toEqual([
+      'audit_log',
+      'document_versions',
+      'idempotency_keys',
+      'messages',
+      'operation_events',
+      'operation_leases',
+      'operations',
+      'project_events',
+      'project_members',
+      'project_streams',
+      'projects',
+      'users',
+      'vector_purges',
+    ]);
+  });
+
   it('0006 goes down alone: the project stream, the messages and their triggers are gone, the rest stays', async () => {
     expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0006_project_stream_and_messages']);
     for (const table of ['messages', 'project_events', 'project_streams']) expect(await tables()).not.toContain(table);
@@ -77,7 +99,8 @@ describe('migrations', () => {
     const user = await db.insertInto('users').values({ email: 'down@example.com', name: 'D' }).returning('id').executeTakeFirstOrThrow();
     const project = await db.insertInto('projects').values({ name: 'p', createdBy: user.id }).returning('id').executeTakeFirstOrThrow();
     await db.insertInto('projectMembers').values({ projectId: project.id, userId: user.id, role: 'owner' }).execute();
-    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0006_project_stream_and_messages']);
+    expect(await migrateToLatest(db as Kysely<unknown>)).toEqual(['Up 0006_project_stream_and_messages', 'Up 0007_exports']);
+    expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0007_exports']);
     expect(await migrateDown(db as Kysely<unknown>)).toEqual(['Down 0006_project_stream_and_messages']);
   });
 
@@ -127,6 +150,7 @@ describe('migrations', () => {
       'Up 0004_worker_leases',
       'Up 0005_safe_writes',
       'Up 0006_project_stream_and_messages',
+      'Up 0007_exports',
     ]);
   });
 

@@ -89,6 +89,7 @@ describe('GET /openapi.json', () => {
     expect(claims).toEqual(behaviour);
     expect(claims.filter((c) => c.endsWith('public')).sort()).toEqual([
       'get /.well-known/jwks.json public',
+      'get /api/v1/exports/{export_id}/download public',
       'get /api/v1/health public',
       'get /api/v1/health/live public',
       'get /api/v1/health/ready public',

@@ -21,7 +21,7 @@ beforeAll(async () => {
 const eventsPath = (op: string) => `/api/v1/projects/${project.id}/operations/${op}/events`;
 
 async function createOperation(server: RunningApp = apps.first): Promise<string> {
-  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'export' }));
+  const res = await server.request(`/api/v1/projects/${project.id}/operations`, json(owner, { kind: 'agent_run' }));
   expect(res.status).toBe(201);
   return ((await res.json()) as { id: string }).id;
 }
@@ -156,7 +156,7 @@ describe('shutdown', () => {
     const c = await startApp(env);
     const user = await createUser(c, 'Closer');
     const p = await createProject(c, user, 'Closing');
-    const res = await c.request(`/api/v1/projects/${p.id}/operations`, json(user, { kind: 'export' }));
+    const res = await c.request(`/api/v1/projects/${p.id}/operations`, json(user, { kind: 'agent_run' }));
     const op = ((await res.json()) as { id: string }).id;
     const stream = await openStream(`${c.baseUrl}/api/v1/projects/${p.id}/operations/${op}/events`, user.auth);
     await until(() => c.app.streams.size === 1);

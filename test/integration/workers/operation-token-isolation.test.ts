@@ -52,6 +52,7 @@ async function call(route: RouteEntry, token: string, projectId: string, operati
     operation_id: operationId,
     lease_id: randomUUID(),
     message_id: randomUUID(),
+    export_id: randomUUID(),
   });
   const init: RequestInit = { method: route.method, headers: bearer(token) };
   if (route.bodySchema) init.body = JSON.stringify(validValue(route.bodySchema));
@@ -76,7 +77,9 @@ describe('an operation token walked over the route table', () => {
 
   it('on every route outside a project (its creator’s project list, /auth/me, the worker routes) it gets 403', async () => {
     const { got } = await leased('walk.outside');
-    const outside = routes.filter((r) => !r.path.includes('{project_id}') && !/health|dev-login|jwks/.test(r.path));
+    const outside = routes.filter(
+      (r) => !r.path.includes('{project_id}') && !/health|dev-login|jwks|exports\/\{export_id\}\/download/.test(r.path),
+    );
     expect(outside.map((r) => `${r.method} ${r.path}`)).toEqual(
       expect.arrayContaining(['GET /api/v1/projects', 'POST /api/v1/projects', 'GET /api/v1/auth/me', 'POST /api/v1/worker/leases']),
     );

@@ -50,6 +50,7 @@ export const errors = {
   404: errorRef('Not found'),
   409: errorRef('Conflict'),
   412: errorRef('If-Match no longer matches: nothing was written'),
+  410: errorRef('Gone: expired for good'),
   413: errorRef('Body too large'),
   422: errorRef('Validation failed'),
   429: errorRef('Rate limited'),
