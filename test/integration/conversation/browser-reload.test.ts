@@ -1,8 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { findBrowser } from '../../helpers/browser.js';
+import type { Browser } from 'playwright-core';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { browserWithPage } from '../../helpers/browser-page.js';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
@@ -56,7 +54,6 @@ const PAGE = `<!doctype html><html><body><pre id="reply"></pre><script>
 
 let db: TestDatabase;
 let server: RunningApp;
-let page: Server;
 let pageOrigin: string;
 let browser: Browser;
 let owner: TestUser;
@@ -64,10 +61,7 @@ let project: TestProject;
 let agent: WorkerProcess;
 
 beforeAll(async () => {
-  const executablePath = await findBrowser();
-  page = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE));
-  await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
-  pageOrigin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
+  ({ browser, pageOrigin } = await browserWithPage(PAGE));
   db = await createTestDatabase();
   server = await startApp({ DATABASE_URL: db.url, REDIS_URL: inject('redisUrl'), CORS_ORIGINS: pageOrigin });
   owner = await createUser(server, 'Browser user');
@@ -80,26 +74,8 @@ beforeAll(async () => {
     FAKE_AGENT_CHUNK: '2',
     FAKE_AGENT_DELTA_MS: '15',
   });
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
   await agent.waitFor((line) => line.msg === 'fake agent started', 30_000);
 }, 300_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await db?.drop();
-  await new Promise((resolve) => page?.close(resolve));
-});
 
 describe('a Chromium tab following a project stream', () => {
   it('reloaded in the middle of a reply, renders exactly the final message', async () => {

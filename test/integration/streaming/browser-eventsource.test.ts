@@ -1,8 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { findBrowser } from '../../helpers/browser.js';
+import type { Browser } from 'playwright-core';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { browserWithPage } from '../../helpers/browser-page.js';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
@@ -23,41 +21,18 @@ const PAGE = `<!doctype html><html><body><script>
 
 let db: TestDatabase;
 let server: RunningApp;
-let page: Server;
 let pageOrigin: string;
 let browser: Browser;
 let owner: TestUser;
 let project: TestProject;
 
 beforeAll(async () => {
-  // First, so a missing browser fails at once with its one line (installing it takes 1–2 min).
-  const executablePath = await findBrowser();
-  page = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE));
-  await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
-  pageOrigin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
+  ({ browser, pageOrigin } = await browserWithPage(PAGE));
   db = await createTestDatabase();
   server = await startApp({ DATABASE_URL: db.url, REDIS_URL: inject('redisUrl'), CORS_ORIGINS: pageOrigin });
   owner = await createUser(server, 'Browser user');
   project = await createProject(server, owner, 'Live');
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
 }, 300_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await db?.drop();
-  await new Promise((resolve) => page?.close(resolve));
-});
 
 describe('browser EventSource', () => {
   it('receives published events and resumes without loss after the server drops the connection', async () => {
