@@ -23,7 +23,8 @@ declare module 'fastify' {
 /** The `:operation_id` of a route that takes an operation token for its own operation only. */
 function ownOperationOf(request: FastifyRequest): string | undefined {
   if (request.routeOptions.config.ownOperation !== true) return undefined;
-  return ((request.params as { operation_id?: string }).operation_id ?? '').toLowerCase();
+  // Already lowered at the edge (id-params.ts), like every id path parameter.
+  return (request.params as { operation_id?: string }).operation_id ?? '';
 }
 
 /**
@@ -50,8 +51,8 @@ const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
     if (caller === null || request.user === null) throw new ForbiddenError(`You do not have access to project ${projectId}`);
     const { scope, project } =
       caller.kind === 'operation'
-        ? await access.requireForOperation(projectId.toLowerCase(), caller, needed, ownOperationOf(request))
-        : await access.require(projectId.toLowerCase(), request.user.id, needed);
+        ? await access.requireForOperation(projectId, caller, needed, ownOperationOf(request))
+        : await access.require(projectId, request.user.id, needed);
     request.project = scope;
     request.projectRow = project;
     const ctx = currentContext();
