@@ -48,6 +48,7 @@ describe('InMemoryLimitStore (GCRA, the same arithmetic as the Redis script)', (
     expect(second.states.find((s) => s.kind === 'user')?.retryAfterSeconds).toBe(50);
     // The refused request was given back to the IP limit: its quota is as the first request left it.
     expect(second.states.find((s) => s.kind === 'ip')?.remaining).toBe(4);
+    expect((await store.check([ip], 60_000)).states[0]?.remaining).toBe(3);
     now += 50_000;
     expect((await store.check([ip, user], 60_000)).allowed).toBe(true);
     store.close();
