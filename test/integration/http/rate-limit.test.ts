@@ -115,13 +115,14 @@ describe('rate limiting (GCRA, docs/adr/0024-rate-limit-gcra.md)', () => {
   it('Redis holds one small string per limited identity, the same size whatever the limit', async () => {
     const client = new Redis(redis.url);
     try {
-      const small = await app({ RATE_LIMIT_PER_MINUTE_IP: '3', RATE_LIMIT_WINDOW_MS: '600000' });
+      const small = await app({ RATE_LIMIT_PER_MINUTE_IP: '3', RATE_LIMIT_WINDOW_MS: '3600000' });
       for (let i = 0; i < 3; i++) await small.request('/.well-known/jwks.json');
       const [smallKey] = await limitKeys(client);
       expect(smallKey).toBeDefined();
       const smallBytes = await client.memory('USAGE', smallKey as string);
       await client.flushall();
-      const large = await app({ RATE_LIMIT_PER_MINUTE_IP: '1000000', RATE_LIMIT_WINDOW_MS: '600000' });
+      // T = 360 ms: the 60 requests keep the key alive (it expires when its TAT passes).
+      const large = await app({ RATE_LIMIT_PER_MINUTE_IP: '10000', RATE_LIMIT_WINDOW_MS: '3600000' });
       for (let i = 0; i < 60; i++) await large.request('/.well-known/jwks.json');
       const keys = await limitKeys(client);
       expect(keys).toEqual([smallKey]);
