@@ -40,7 +40,7 @@ export interface Config {
   readonly rateLimitPerMinuteIp: number;
   readonly rateLimitPerMinuteUser: number;
   readonly rateLimitPerMinuteProject: number;
-  /** The sliding window; one minute by contract, shorter only to test the limiter quickly. */
+  /** The limits' window (GCRA: limit per window); one minute by contract, shorter only to test the limiter quickly. */
   readonly rateLimitWindowMs: number;
   readonly trustedProxies: readonly string[];
   /** Outside production, dev-login answers loopback clients only unless this is set (docs/contract.md §13). */
