@@ -42,7 +42,15 @@ function resumingClient(url: string, count: number, deadlineMs: number) {
           for (const e of stream.events.slice(seen)) if (e.id !== undefined) ids.push(Number(e.id));
           seen = stream.events.length;
         };
-        await stream.waitFor(() => (take(), ids.length >= count), Math.max(1, deadline - performance.now())).catch(() => undefined);
+        await stream
+          .waitFor(
+            () => {
+              take();
+              return ids.length >= count;
+            },
+            Math.max(1, deadline - performance.now()),
+          )
+          .catch(() => undefined);
         take();
         stream.close();
       }
@@ -93,7 +101,7 @@ describe('a master fails over to its replica mid-stream', () => {
     ).components.find((c) => c.name === 'redis')?.details.masters;
     expect(masters).toBe(3);
     // The figures of docs/adr/0027 (NODE_TIMEOUT_MS = cluster-node-timeout).
-    console.log(
+    console.error(
       JSON.stringify({
         figure: 'cluster-failover',
         node_timeout_ms: NODE_TIMEOUT_MS,
