@@ -113,6 +113,13 @@ export async function startRedisCluster(options: { masters?: number; replicas?: 
         String(NODE_TIMEOUT_MS),
         '--cluster-require-full-coverage',
         'no',
+        // A replica may always take over (the bus keeps no data in Redis: nothing to lose), and pings its master each second.
+        '--cluster-replica-validity-factor',
+        '0',
+        '--repl-ping-replica-period',
+        '1',
+        '--logfile',
+        join(dir, 'redis.log'),
       ],
       { stdio: 'ignore' },
     );
@@ -154,24 +161,26 @@ export async function startRedisCluster(options: { masters?: number; replicas?: 
   };
 
   const waitHealthy = async (timeoutMs = 20_000) => {
-    await until(
-      async () => {
-        for (const port of ports.filter(running)) {
-          const { text, ok } = await view(port).catch(() => ({ text: '', ok: false }));
-          if (!ok) return false;
-          // Every slot range must be served by a master that is neither failing nor disconnected.
-          const serving = text
-            .split('\n')
-            .map((line) => line.trim().split(' '))
-            .filter((f) => (f[2] ?? '').includes('master') && f.length > 8);
-          if (serving.length < masters) return false;
-          if (serving.some((f) => (f[2] ?? '').includes('fail') || f[7] !== 'connected')) return false;
-        }
-        return true;
-      },
-      timeoutMs,
-      100,
-    );
+    let last = '';
+    const healthy = async () => {
+      for (const port of ports.filter(running)) {
+        const { text, ok } = await view(port).catch((error: Error) => ({ text: error.message, ok: false }));
+        last = `node ${port}: ${ok ? 'ok' : 'not ok'}\n${text}`;
+        if (!ok) return false;
+        // Every slot range must be served by a running master that is neither failing nor disconnected.
+        const serving = text
+          .split('\n')
+          .map((line) => line.trim().split(' '))
+          .filter((f) => (f[2] ?? '').includes('master') && f.length > 8);
+        if (serving.length < masters) return false;
+        const portOf = (address: string | undefined) => Number(/:(\d+)@/.exec(address ?? '')?.[1]);
+        if (serving.some((f) => (f[2] ?? '').includes('fail') || f[7] !== 'connected' || !running(portOf(f[1])))) return false;
+      }
+      return true;
+    };
+    await until(healthy, timeoutMs, 100).catch((error: Error) => {
+      throw new Error(`${error.message}; last view of the cluster:\n${last}`);
+    });
   };
 
   const masterOf = async (key: string) => {
@@ -189,7 +198,8 @@ export async function startRedisCluster(options: { masters?: number; replicas?: 
 
   const stop = async () => {
     await Promise.all(ports.map(kill));
-    rmSync(root, { recursive: true, force: true });
+    // JEEX_KEEP_CLUSTER_DIRS=1 keeps each node's redis.log and nodes.conf to read after a failure.
+    if (process.env.JEEX_KEEP_CLUSTER_DIRS !== '1') rmSync(root, { recursive: true, force: true });
   };
 
   try {

@@ -102,7 +102,14 @@ export class ShardedSubscriptions {
     const subscriber = this.subscriberFor(owner);
     subscriber.channels.add(channel);
     this.nodeOf.set(channel, owner);
-    await subscriber.redis.ssubscribe(channel);
+    try {
+      await subscriber.redis.ssubscribe(channel);
+    } catch (error) {
+      // The owner we knew is gone or moved: learn the new one now rather than at the next
+      // periodic refresh, so the client's retry reaches the promoted replica (docs/adr/0027).
+      this.cluster.refreshSlotsCache();
+      throw error;
+    }
   }
 
   async unsubscribe(channel: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { shardedChannel } from '../../../src/plugins/infra/redis-cluster.js';
+import { keySlot, shardedChannel } from '../../../src/plugins/infra/redis-cluster.js';
 import { operationChannel } from '../../../src/streaming/events.js';
+import { memberAccessChannel, projectAccessChannel } from '../../../src/streaming/stream-access.js';
 import { useAppPair } from '../../helpers/app-fixture.js';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
@@ -127,6 +128,29 @@ describe('the event bus on a Redis Cluster (sharded pub/sub)', () => {
     expect(second.status).toBe(201);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(await second.text()).toBe(await first.text());
+  });
+});
+
+describe('where the channels live', () => {
+  it("every channel a stream follows (its operation's, the project's and the member's access) is on its project's shard", async () => {
+    const ops = await operationsOnEveryShard();
+    for (const [master, { projectId }] of ops) {
+      expect(await cluster.masterOf(shardedChannel(projectAccessChannel(projectId)))).toBe(master);
+      expect(await cluster.masterOf(shardedChannel(memberAccessChannel(projectId, owner.id)))).toBe(master);
+    }
+  });
+
+  it('the slot the bus computes for a channel is the one Redis computes', async () => {
+    const redis = cluster.client((cluster.nodes[0] as { port: number }).port);
+    try {
+      for (let i = 0; i < 50; i++) {
+        const name = shardedChannel(`op:${crypto.randomUUID()}:${i}`);
+        expect(keySlot(name)).toBe(Number(await redis.call('CLUSTER', 'KEYSLOT', name)));
+      }
+      expect(keySlot('no-tag-{}')).toBe(Number(await redis.call('CLUSTER', 'KEYSLOT', 'no-tag-{}')));
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 
