@@ -119,19 +119,26 @@ async function publishSeries(baseUrl: string, token: string, path_: string, coun
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const t0 = performance.now();
-    posts.push(
-      fetch(`${baseUrl}${path_}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ type: 'progress', data: { seq: i, sent: epochMs() } }),
-      }).then(async (res) => {
-        const text = await res.text();
-        if (res.status !== 202) throw new Error(`publish answered ${res.status} ${text.slice(0, 200)}`);
-        return performance.now() - t0;
-      }),
-    );
+    const body = JSON.stringify({ type: 'progress', data: { seq: i, sent: epochMs() } });
+    posts.push(publishOne(`${baseUrl}${path_}`, token, body).then(() => performance.now() - t0));
   }
   return Promise.all(posts);
+}
+
+/** Tries a 503 again (nothing was committed, contract §9): on a loaded machine the app's pool may time out waiting for its own PostgreSQL. */
+const PUBLISH_ATTEMPTS = 3;
+
+async function publishOne(url: string, token: string, body: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body,
+    });
+    const text = await res.text();
+    if (res.status === 202) return;
+    if (res.status !== 503 || attempt === PUBLISH_ATTEMPTS) throw new Error(`publish answered ${res.status} ${text.slice(0, 200)}`);
+  }
 }
 
 function percentile(histogram: ReadonlyMap<number, number>, total: number, q: number): number {
