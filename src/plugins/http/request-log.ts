@@ -25,6 +25,10 @@ export function requestLogger(log: FastifyBaseLogger, options: RequestLogOptions
   const metering = telemetryState().enabled;
   const skipHealthyProbes = !options.logHealthProbes;
   if (!logging && !metering) return null;
+  // The line's fields are fixed (method, path without query, status, duration, and the context's
+  // ids): none is a redacted path, so the redactor — which pino runs on every field of a line
+  // because of the wildcard paths, ~1.5 µs a line here — has nothing to do on it (docs/adr/0026).
+  const lines = log.child({}, { redact: [] });
   return function logRequest(request, reply, next) {
     if (metering) {
       httpServerDuration.record(reply.elapsedTime / 1000, {
@@ -38,7 +42,7 @@ export function requestLogger(log: FastifyBaseLogger, options: RequestLogOptions
       const statusCode = reply.statusCode;
       // A probe that answered 200 is not worth a line; any other answer of a probe is logged.
       if (!(skipHealthyProbes && statusCode === 200 && PROBE_PATHS.has(path))) {
-        request.log.info(
+        lines.info(
           { method: request.method, url: path, status_code: statusCode, duration_ms: Math.round(reply.elapsedTime * 100) / 100 },
           'request completed',
         );
