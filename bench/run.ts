@@ -155,7 +155,7 @@ const SCENARIOS: readonly Scenario[] = [
       {
         label: 'same-work',
         description:
-          'node:http doing the same work by hand: the §3 headers (security, CORS, a fresh correlation id), the body, one pino line per request (the app\'s logger options)',
+          "node:http doing the same work by hand: the §3 headers (security, CORS, a fresh correlation id), the body, one pino line per request (the app's logger options)",
         server: 'bare-http.ts',
         env: { ...INFO, BARE_WORK: 'same' },
       },
@@ -173,7 +173,14 @@ const SCENARIOS: readonly Scenario[] = [
         env: INFO,
       },
       ...(BASE_DIR
-        ? [{ label: 'base', description: `buildApp() of ${BASE_DIR} (the code before), LOG_LEVEL=info`, server: 'app.ts', env: baseEnv(BASE_DIR) }]
+        ? [
+            {
+              label: 'base',
+              description: `buildApp() of ${BASE_DIR} (the code before), LOG_LEVEL=info`,
+              server: 'app.ts',
+              env: baseEnv(BASE_DIR),
+            },
+          ]
         : []),
     ],
     ratios: [
@@ -220,10 +227,7 @@ const SCENARIOS: readonly Scenario[] = [
       { numerator: 'project', denominator: 'live', min: 0.25 },
       ...(BASE_DIR ? [{ numerator: 'project', denominator: 'base-project' }] : []),
     ],
-    latencyGoals: [
-      { label: 'project', maxP99Ms: 20 },
-      ...(BASE_DIR ? [{ label: 'base-project', maxP99Ms: 20 }] : []),
-    ],
+    latencyGoals: [{ label: 'project', maxP99Ms: 20 }, ...(BASE_DIR ? [{ label: 'base-project', maxP99Ms: 20 }] : [])],
     setup:
       'live and project are the same app process (embedded PostgreSQL, no Redis, rate limits 0), LOG_LEVEL=info, lines to /dev/null (not read by the parent).',
   },
