@@ -1,5 +1,5 @@
 import { trace } from '@opentelemetry/api';
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type Caller, userOfCaller } from '../../auth/caller.js';
 import type { User } from '../../db/types.js';
@@ -10,7 +10,7 @@ import { needsToken } from './route-policy.js';
 declare module 'fastify' {
   interface FastifyInstance {
     /** The authentication step of the request chain (installed in src/app.ts). */
-    authenticate: (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => void;
+    authenticate: (request: FastifyRequest) => Promise<void>;
   }
   interface FastifyRequest {
     /**
@@ -68,7 +68,8 @@ const auth: FastifyPluginCallback = (app, _opts, done) => {
   app.decorateRequest('user', null);
   app.decorateRequest('caller', null);
   app.decorateRequest('tokenExpiresAt', null);
-  async function identifyCaller(request: FastifyRequest): Promise<void> {
+  app.decorate('authenticate', async function authenticate(request: FastifyRequest): Promise<void> {
+    if (!needsToken(request)) return;
     const caller = await service.identify(bearerToken(request));
     assertRouteTakes(request, caller);
     request.caller = caller;
@@ -84,15 +85,6 @@ const auth: FastifyPluginCallback = (app, _opts, done) => {
     if (caller.kind !== 'user') span?.setAttribute('worker', caller.worker);
     // The audit actor of an operation token's writes (src/services/audit.service.ts actorOf).
     if (caller.kind === 'operation' && ctx) ctx.worker = caller.worker;
-  }
-  // A callback hook, not an async one: on a public route (health, docs, preflights) it returns at
-  // once, without a promise and a microtask per request (docs/adr/0026).
-  app.decorate('authenticate', function authenticate(request: FastifyRequest, _reply: FastifyReply, next: HookHandlerDoneFunction): void {
-    if (!needsToken(request)) {
-      next();
-      return;
-    }
-    identifyCaller(request).then(() => next(), next);
   });
   done();
 };

@@ -1,8 +1,8 @@
 import { trace } from '@opentelemetry/api';
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ProjectScope } from '../../access/project-scope.js';
-import type { Project, ProjectRole } from '../../db/types.js';
+import type { Project } from '../../db/types.js';
 import { ForbiddenError, ValidationError } from '../../lib/errors.js';
 import { currentContext } from '../../lib/request-context.js';
 import { isUuid } from '../../lib/uuid.js';
@@ -10,7 +10,7 @@ import { isUuid } from '../../lib/uuid.js';
 declare module 'fastify' {
   interface FastifyInstance {
     /** The project-access step of the request chain (installed in src/app.ts). */
-    requireProjectAccess: (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => void;
+    requireProjectAccess: (request: FastifyRequest) => Promise<void>;
   }
   interface FastifyRequest {
     /** The caller's scope in the route's project; set by the guard on every `{project_id}` route. */
@@ -40,7 +40,9 @@ const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
   app.decorateRequest('project', null);
   app.decorateRequest('projectRow', null);
 
-  async function loadScope(request: FastifyRequest, needed: ProjectRole): Promise<void> {
+  app.decorate('requireProjectAccess', async function requireProjectAccess(request: FastifyRequest): Promise<void> {
+    const needed = request.routeOptions.config.projectRole;
+    if (needed === undefined) return;
     const projectId = (request.params as { project_id?: string }).project_id ?? '';
     if (!isUuid(projectId)) {
       throw new ValidationError('Request validation failed', [{ path: 'params/project_id', message: 'must be a UUID' }]);
@@ -56,20 +58,7 @@ const projectAccess: FastifyPluginCallback = (app, _opts, done) => {
     const ctx = currentContext();
     if (ctx) ctx.project_id = scope.projectId;
     trace.getActiveSpan()?.setAttribute('project_id', scope.projectId);
-  }
-  // A callback hook, not an async one: on a route without a project it returns at once, without a
-  // promise and a microtask per request (docs/adr/0026).
-  app.decorate(
-    'requireProjectAccess',
-    function requireProjectAccess(request: FastifyRequest, _reply: FastifyReply, next: HookHandlerDoneFunction): void {
-      const needed = request.routeOptions.config.projectRole;
-      if (needed === undefined) {
-        next();
-        return;
-      }
-      loadScope(request, needed).then(() => next(), next);
-    },
-  );
+  });
 
   // Isolation by construction: a project route that forgets to declare its role does not start.
   app.addHook('onRoute', (route) => {
