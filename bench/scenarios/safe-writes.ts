@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { userWithProject } from '../lib/api.js';
 import { alternateRounds, type LoadTarget, type RequestSpec, type TargetSummary } from '../lib/load.js';
-import { patchedCopy } from '../lib/patched-copy.js';
+import { type PatchedCopy, patchedCopy } from '../lib/patched-copy.js';
 import { cpuPerRequest, disturbedNote, ratioOf, sectionHead, table } from '../lib/report.js';
 import { type RunningServer, startServer } from '../lib/server-process.js';
 import { int, intFromEnv, type ScenarioContext, type ScenarioResult } from './context.js';
@@ -21,13 +21,14 @@ const PATCH = 'bench/patches/safe-writes-without.patch';
 const LIMITS_OFF = { RATE_LIMIT_PER_MINUTE_IP: '0', RATE_LIMIT_PER_MINUTE_USER: '0', RATE_LIMIT_PER_MINUTE_PROJECT: '0' };
 
 interface Side {
-  readonly label: 'without' | 'with';
+  /** `without`, `with`, or a variant's name (BENCH_SAFE_WRITES_VARIANTS). */
+  readonly label: string;
   readonly server: RunningServer;
   readonly token: string;
   readonly projectId: string;
 }
 
-async function startSide(ctx: ScenarioContext, label: Side['label'], root: string): Promise<Side> {
+async function startSide(ctx: ScenarioContext, label: string, root: string): Promise<Side> {
   ctx.log(`starting ${label} (${root})`);
   const server = await startServer({
     label: `${ctx.name}/${label}`,
@@ -63,11 +64,26 @@ const TITLES: Record<Write, string> = {
 function describeTarget(label: string): string {
   if (label === 'without') return `this tree with ${PATCH}: the write alone`;
   if (label === 'with') return 'this tree, no key: the write and its audit entry in one transaction';
-  return 'this tree, a new Idempotency-Key each request: claim, the write and its audit entry, the kept response';
+  if (label === 'with+key') return 'this tree, a new Idempotency-Key each request: claim, the write and its audit entry, the kept response';
+  const variant = label.replace(/\+key$/, '');
+  return `this tree with the variant patch ${variant}${label.endsWith('+key') ? ', a new Idempotency-Key each request' : ', no key'}`;
+}
+
+/**
+ * BENCH_SAFE_WRITES_VARIANTS: comma-separated patch files, each served as one more side (a copy
+ * of this tree with that patch), to measure one change against this tree in the same run, e.g.
+ * the reverse of an optimisation (`git diff -R <commit>~ <commit> -- src > /tmp/old-audit.patch`).
+ */
+function variantPatches(): string[] {
+  const raw = process.env.BENCH_SAFE_WRITES_VARIANTS ?? '';
+  return raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
 }
 
 /** Overhead of `label` over WITHOUT, by req/s and by server CPU per request (PostgreSQL included). */
-function overheadLines(rs: readonly TargetSummary[], label: 'with' | 'with+key', what: string): string {
+function overheadLines(rs: readonly TargetSummary[], label: string, what: string): string {
   const byRate = 1 / ratioOf(rs, { numerator: label, denominator: 'without' }) - 1;
   const cost = (l: string) => {
     const found = rs.find((s) => s.label === l);
@@ -83,7 +99,7 @@ function overheadLines(rs: readonly TargetSummary[], label: 'with' | 'with+key',
       ? `CPU ${int(base.server)} → ${int(mine.server)} µs/req (${pct(byCpu)}; Node alone ${int(base.node)} → ${int(mine.node)})`
       : 'CPU ?';
   const text = `${label} vs without (${what}): req/s cost ${pct(byRate)}, ${cpu}`;
-  return label === 'with+key'
+  return label.endsWith('+key')
     ? `- **${text}** — goal ≤ ${Math.round(MAX_OVERHEAD * 100)} % on both: ${met ? 'goal met' : 'goal MISSED'}`
     : `- ${text}`;
 }
@@ -95,17 +111,26 @@ export async function safeWritesScenario(ctx: ScenarioContext): Promise<Scenario
   const connections = intFromEnv('BENCH_WRITE_CONNECTIONS', 16, 1);
   const sides: Side[] = [];
   const summaries: Record<Write, TargetSummary[]> = { create: [], version: [] };
-  const base = await patchedCopy(ctx.root, path.join(ctx.root, PATCH));
+  const copies: PatchedCopy[] = [];
   try {
+    const base = await patchedCopy(ctx.root, path.join(ctx.root, PATCH));
+    copies.push(base);
     sides.push(await startSide(ctx, 'without', base.dir));
     sides.push(await startSide(ctx, 'with', ctx.root));
+    for (const patch of variantPatches()) {
+      const copy = await patchedCopy(ctx.root, path.resolve(patch));
+      copies.push(copy);
+      sides.push(await startSide(ctx, path.basename(patch, '.patch'), copy.dir));
+    }
     for (const write of WRITES) {
       const targets: LoadTarget[] = [];
       for (const side of sides) {
         const spec = writes(side)[write];
         const server = { baseUrl: side.server.baseUrl, pid: side.server.pid };
         targets.push({ label: side.label, ...server, spec });
-        if (side.label === 'with') targets.push({ label: 'with+key', ...server, spec: { ...spec, uniqueHeader: 'idempotency-key' } });
+        if (side.label !== 'without') {
+          targets.push({ label: `${side.label}+key`, ...server, spec: { ...spec, uniqueHeader: 'idempotency-key' } });
+        }
       }
       ctx.log(`${write}: ${targets.map((t) => t.label).join(' → ')}`);
       summaries[write] = await alternateRounds(targets, {
@@ -121,7 +146,7 @@ export async function safeWritesScenario(ctx: ScenarioContext): Promise<Scenario
     }
   } finally {
     for (const side of sides) await side.server.stop();
-    await base.remove();
+    for (const copy of copies) await copy.remove();
   }
 
   const lines: string[] = [];
@@ -132,8 +157,12 @@ export async function safeWritesScenario(ctx: ScenarioContext): Promise<Scenario
       '',
       table({ summaries: rs, describe: describeTarget }),
       '',
-      overheadLines(rs, 'with', 'the audit insert'),
-      overheadLines(rs, 'with+key', 'the audit insert and the idempotency key'),
+      ...sides
+        .filter((side) => side.label !== 'without')
+        .flatMap((side) => [
+          overheadLines(rs, side.label, 'the audit insert'),
+          overheadLines(rs, `${side.label}+key`, 'the audit insert and the idempotency key'),
+        ]),
       ...disturbedNote(rs),
       '',
     );
@@ -148,7 +177,7 @@ export async function safeWritesScenario(ctx: ScenarioContext): Promise<Scenario
         `WITHOUT = a copy of this tree (src/, bench/, package.json, tsconfig.json; node_modules linked) with \`${PATCH}\` applied, ` +
         'which removes only the audit insert (`AuditLog.record` returns at once) and the two idempotency hooks; WITH = this tree. ' +
         `Each app (bench/servers/app.ts) with its own embedded PostgreSQL (durable: fsync on), no Redis, rate limits 0, LOG_LEVEL=warn. ` +
-        `${connections} connections, ${warmup} s warm-up per target, ${rounds} rounds of ${duration} s alternating without → with → with+key, ` +
+        `${connections} connections, ${warmup} s warm-up per target, ${rounds} rounds of ${duration} s alternating without → with → with+key (→ each variant, no key and keyed), ` +
         'median; a round disturbed by other processes is redone. with and with+key are the same process. Every request is a real write ' +
         '(a new project, a new version). CPU µs/req = CPU of the server process tree (Node and its PostgreSQL) / requests; the steadier figure.',
     }),
