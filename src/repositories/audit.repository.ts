@@ -1,5 +1,6 @@
-import { CompiledQuery, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { ProjectScope } from '../access/project-scope.js';
+import type { AuditLogTable } from '../db/types.js';
 import { ScopedRepository } from './scoped.repository.js';
 
 export interface AuditRow {
@@ -25,10 +26,6 @@ export interface NewAuditRow {
   readonly changes: Record<string, unknown>;
 }
 
-const APPEND =
-  'INSERT INTO audit_log (project_id, actor_user_id, actor_worker, action, target_type, target_id, correlation_id, changes) ' +
-  'VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)';
-
 const COLUMNS = ['id', 'at', 'actorUserId', 'actorWorker', 'action', 'targetType', 'targetId', 'correlationId', 'changes'] as const;
 
 /**
@@ -36,24 +33,12 @@ const COLUMNS = ['id', 'at', 'actorUserId', 'actorWorker', 'action', 'targetType
  * TRUNCATE and any DELETE but the retention sweep's (migration 0005).
  */
 export class AuditRepository extends ScopedRepository {
-  /**
-   * Appends one entry; call on the handle of the write's own transaction. The statement is
-   * fixed text: it runs on every write, and building it with the query builder cost more
-   * Node time than sending it (docs/adr/0021, "Cost").
-   */
+  /** Appends one entry; call on the handle of the write's own transaction. */
   async append(row: NewAuditRow): Promise<void> {
-    await this.db.executeQuery(
-      CompiledQuery.raw(APPEND, [
-        row.projectId,
-        row.actorUserId,
-        row.actorWorker,
-        row.action,
-        row.targetType,
-        row.targetId,
-        row.correlationId,
-        JSON.stringify(row.changes),
-      ]),
-    );
+    await this.db
+      .insertInto('auditLog')
+      .values({ ...row, changes: JSON.stringify(row.changes) } satisfies Partial<Record<keyof AuditLogTable, unknown>>)
+      .execute();
   }
 
   /** Newest first; `before` is an entry id (UUID v7, so id order is time order). */

@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/types.js';
 
 /** How long a key is kept (docs/contract.md §12: 24 h). */
@@ -19,27 +19,7 @@ export const ABANDONED_CLAIM_SECONDS = 120;
  * crash leaves the claim unanswered, which is taken over after ABANDONED_CLAIM_SECONDS, the
  * same as a process that died before recording it (docs/adr/0021).
  */
-const ASYNC_COMMIT = `(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
-
-/*
- * The claim and the kept response run on every keyed POST: fixed statement texts, so no query
- * is built per request (docs/adr/0021, "Cost"). The claim inserts, or takes over a row that
- * expired or was abandoned, and returns a row only when this request won.
- */
-const CLAIM = `
-  INSERT INTO idempotency_keys (caller, key, method, path, fingerprint)
-  SELECT $1, $2, $3, $4, $5 FROM ${ASYNC_COMMIT}
-  ON CONFLICT (caller, key) DO UPDATE SET
-    method = EXCLUDED.method, path = EXCLUDED.path, fingerprint = EXCLUDED.fingerprint,
-    status_code = NULL, content_type = NULL, headers = NULL, body = NULL, created_at = now(), completed_at = NULL
-  WHERE idempotency_keys.created_at < now() - interval '${IDEMPOTENCY_KEY_TTL_HOURS} hours'
-     OR (idempotency_keys.completed_at IS NULL AND idempotency_keys.created_at < now() - interval '${ABANDONED_CLAIM_SECONDS} seconds')
-  RETURNING true AS claimed`;
-
-const COMPLETE = `
-  UPDATE idempotency_keys SET status_code = $3, content_type = $4, headers = $5::jsonb, body = $6, completed_at = now()
-  FROM ${ASYNC_COMMIT}
-  WHERE caller = $1 AND key = $2`;
+const ASYNC_COMMIT = sql`(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
 
 export interface IdempotencyRequest {
   readonly caller: string;
@@ -74,7 +54,16 @@ export class IdempotencyRepository {
    */
   async claim(req: IdempotencyRequest): Promise<ClaimOutcome> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const { rows } = await this.db.executeQuery(CompiledQuery.raw(CLAIM, [req.caller, req.key, req.method, req.path, req.fingerprint]));
+      const { rows } = await sql<{ claimed: boolean }>`
+        INSERT INTO idempotency_keys (caller, key, method, path, fingerprint)
+        SELECT ${req.caller}, ${req.key}, ${req.method}, ${req.path}, ${req.fingerprint} FROM ${ASYNC_COMMIT}
+        ON CONFLICT (caller, key) DO UPDATE SET
+          method = EXCLUDED.method, path = EXCLUDED.path, fingerprint = EXCLUDED.fingerprint,
+          status_code = NULL, content_type = NULL, headers = NULL, body = NULL, created_at = now(), completed_at = NULL
+        WHERE idempotency_keys.created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})
+           OR (idempotency_keys.completed_at IS NULL
+               AND idempotency_keys.created_at < now() - make_interval(secs => ${ABANDONED_CLAIM_SECONDS}))
+        RETURNING true AS claimed`.execute(this.db);
       if (rows.length > 0) return { kind: 'claimed' };
       const existing = await this.db
         .selectFrom('idempotencyKeys')
@@ -102,16 +91,11 @@ export class IdempotencyRepository {
 
   /** Keeps the response of a claimed key for replays. */
   async complete(caller: string, key: string, response: StoredResponse): Promise<void> {
-    await this.db.executeQuery(
-      CompiledQuery.raw(COMPLETE, [
-        caller,
-        key,
-        response.statusCode,
-        response.contentType,
-        JSON.stringify(response.headers),
-        response.body,
-      ]),
-    );
+    await sql`
+      UPDATE idempotency_keys SET status_code = ${response.statusCode}, content_type = ${response.contentType},
+        headers = ${JSON.stringify(response.headers)}::jsonb, body = ${response.body}, completed_at = now()
+      FROM ${ASYNC_COMMIT}
+      WHERE caller = ${caller} AND key = ${key}`.execute(this.db);
   }
 
   /** Gives a claimed key back (the request did not succeed): the next request with it runs afresh. */
