@@ -62,11 +62,16 @@ function cpuCell(s: TargetSummary): string {
  * server's Node process alone, without its PostgreSQL (and Redis) — where the rest went.
  */
 function costCell(s: TargetSummary): string {
+  const cost = cpuPerRequest(s);
+  return cost === undefined ? '?' : `${cost.server.toFixed(1)} (${cost.node.toFixed(1)})`;
+}
+
+/** The medians behind the cost column, in CPU µs per request: the server's process tree, and its Node process alone. */
+export function cpuPerRequest(s: TargetSummary): { server: number; node: number } | undefined {
   const per = (pick: (u: CpuUse) => number) =>
     s.rounds.flatMap((r) => (r.cpu && r.reqPerSec > 0 ? [(pick(r.cpu) / 100 / r.reqPerSec) * 1e6] : []));
-  const total = per((u) => u.server);
-  const node = per((u) => u.serverProcess);
-  return total.length === 0 ? '?' : `${median(total).toFixed(1)} (${median(node).toFixed(1)})`;
+  const server = per((u) => u.server);
+  return server.length === 0 ? undefined : { server: median(server), node: median(per((u) => u.serverProcess)) };
 }
 
 export function ratioOf(summaries: readonly TargetSummary[], ratio: Ratio): number {
@@ -111,7 +116,7 @@ function latencyLine(summaries: readonly TargetSummary[], goal: LatencyGoal): st
 }
 
 /** A run whose rounds were disturbed says so next to its verdict, instead of passing for a measurement. */
-function disturbedNote(summaries: readonly TargetSummary[]): string[] {
+export function disturbedNote(summaries: readonly TargetSummary[]): string[] {
   const count = summaries.reduce((n, s) => n + s.rounds.filter((r) => r.disturbed).length, 0);
   if (count === 0) return [];
   return [
