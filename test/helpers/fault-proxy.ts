@@ -99,12 +99,19 @@ export class FaultProxy {
   /** Forwards `from` → `to` under the current mode; a delayed chunk never overtakes an earlier one. */
   private pipe(from: Socket, to: Socket): void {
     const queue: Queued[] = [];
-    let timer: NodeJS.Timeout | undefined;
+    let scheduled = false;
+    const schedule = () => {
+      scheduled = true;
+      setTimeout(flush, Math.max(0, (queue[0]?.due ?? 0) - Date.now()));
+    };
     const flush = () => {
-      timer = undefined;
+      scheduled = false;
       const now = Date.now();
-      while (queue.length > 0 && (queue[0]?.due ?? 0) <= now) to.write((queue.shift() as Queued).chunk);
-      if (queue.length > 0) timer = setTimeout(flush, (queue[0]?.due ?? now) - now);
+      while (queue.length > 0 && (queue[0]?.due ?? 0) <= now) {
+        if (!to.destroyed) to.write((queue.shift() as Queued).chunk);
+        else queue.length = 0;
+      }
+      if (queue.length > 0) schedule();
     };
     from.on('data', (chunk: Buffer) => {
       const mode = this.mode;
@@ -115,7 +122,7 @@ export class FaultProxy {
       }
       const last = queue.at(-1)?.due ?? 0;
       queue.push({ due: Math.max(Date.now() + (mode.kind === 'latency' ? mode.ms : 0), last), chunk });
-      timer ??= setTimeout(flush, Math.max(0, (queue[0]?.due ?? 0) - Date.now()));
+      if (!scheduled) schedule();
     });
   }
 }
