@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { FaultProxy } from '../../test/helpers/fault-proxy.js';
 import type { SoakWorld } from './soak-world.js';
 
 /** One fault: what it does, and when it returns the world is back (every instance ready). */
@@ -26,6 +27,35 @@ export async function untilAllReady(world: SoakWorld, timeoutMs = 90_000): Promi
     }
   }
   return Math.round(performance.now() - t0);
+}
+
+type ProxyOf = (w: SoakWorld) => FaultProxy;
+const pgProxy: ProxyOf = (w) => w.pgProxy;
+const redisProxy: ProxyOf = (w) => w.redisProxy;
+
+/** A dependency's every connection slowed by LATENCY_MS each way for SLOW_MS. */
+function latency(name: string, dependency: string, proxyOf: ProxyOf): Fault {
+  return {
+    name,
+    inject: async (w) => {
+      proxyOf(w).setMode({ kind: 'latency', ms: LATENCY_MS });
+      await sleep(SLOW_MS);
+      proxyOf(w).setMode({ kind: 'pass' });
+      return `+${LATENCY_MS} ms each way on every ${dependency} connection for ${SLOW_MS} ms`;
+    },
+  };
+}
+
+/** Every connection to a dependency reset by the network at once. */
+function cut(name: string, dependency: string, proxyOf: ProxyOf): Fault {
+  return {
+    name,
+    inject: async (w) => {
+      const connections = proxyOf(w).connections;
+      proxyOf(w).cut();
+      return `${connections} ${dependency} connections reset by the network; all ready ${await untilAllReady(w)} ms later`;
+    },
+  };
 }
 
 export const FAULTS: readonly Fault[] = [
@@ -57,40 +87,10 @@ export const FAULTS: readonly Fault[] = [
       return `OTLP collector accepted and never answered ${w.collector.requests - before} exports for ${HANG_MS} ms`;
     },
   },
-  {
-    name: 'postgres latency',
-    inject: async (w) => {
-      w.pgProxy.setMode({ kind: 'latency', ms: LATENCY_MS });
-      await sleep(SLOW_MS);
-      w.pgProxy.setMode({ kind: 'pass' });
-      return `+${LATENCY_MS} ms each way on every PostgreSQL connection for ${SLOW_MS} ms`;
-    },
-  },
-  {
-    name: 'redis latency',
-    inject: async (w) => {
-      w.redisProxy.setMode({ kind: 'latency', ms: LATENCY_MS });
-      await sleep(SLOW_MS);
-      w.redisProxy.setMode({ kind: 'pass' });
-      return `+${LATENCY_MS} ms each way on every Redis connection for ${SLOW_MS} ms`;
-    },
-  },
-  {
-    name: 'postgres network cut',
-    inject: async (w) => {
-      const cut = w.pgProxy.connections;
-      w.pgProxy.cut();
-      return `${cut} PostgreSQL connections reset by the network; all ready ${await untilAllReady(w)} ms later`;
-    },
-  },
-  {
-    name: 'redis network cut',
-    inject: async (w) => {
-      const cut = w.redisProxy.connections;
-      w.redisProxy.cut();
-      return `${cut} Redis connections reset by the network; all ready ${await untilAllReady(w)} ms later`;
-    },
-  },
+  latency('postgres latency', 'PostgreSQL', pgProxy),
+  latency('redis latency', 'Redis', redisProxy),
+  cut('postgres network cut', 'PostgreSQL', pgProxy),
+  cut('redis network cut', 'Redis', redisProxy),
 ];
 
 /** Faults in a shuffled order, every kind once before any repeats, so a short soak still meets each. */
