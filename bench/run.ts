@@ -227,9 +227,9 @@ const SCENARIOS: readonly Scenario[] = [
     ratios: [{ numerator: 'on', denominator: 'off', min: 0.9 }],
     columns: [REDIS_COLUMN],
     setup:
-      "Each target has its own redis-server (no persistence), whose CPU is counted with the server's; LOG_LEVEL=warn. The limiter keeps a " +
-      'sliding-window log (a sorted set per key, one entry per admitted request over the last minute): with limits this high every set ' +
-      'holds every request of the last minute, the largest it can get.',
+      "Each target has its own redis-server (no persistence), whose CPU is counted with the server's; LOG_LEVEL=warn. The limiter is " +
+      'GCRA (docs/adr/0024): one string per key whatever the limit, one single-key script call per limit (TIME, GET, SET). A request ' +
+      'makes three script calls in two round trips: the IP step, then the user and project calls sent together.',
   },
   {
     name: 'startup',

@@ -114,7 +114,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // limits are all 0 is not installed. The order is pinned by
   // test/integration/http/request-chain-order.test.ts.
   const { byIp, byUserAndProject } = app.rateLimits;
-  const shutdown = closeConnectionsOnShutdown();
+  const shutdown = closeConnectionsOnShutdown(app.server);
   const logRequest = requestLogger(app.log);
   const idempotency = idempotencySteps(app.services.idempotencyKeys);
   app.addHook('onRequest', correlationId()); //                      1. X-Correlation-ID; request context for every log line

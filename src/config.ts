@@ -20,7 +20,11 @@ export interface Config {
   readonly databaseStatementTimeoutMs: number;
   readonly migrateOnStart: boolean;
   readonly dataDir: string;
+  /** REDIS_URL as given: one Redis (`redis:`/`rediss:`) or a cluster (`redis+cluster:`/`rediss+cluster:`). */
   readonly redisUrl: string | undefined;
+  /** Set when REDIS_URL names a cluster (docs/adr/0027): its seed nodes and credentials. */
+  readonly redisCluster: RedisClusterTarget | undefined;
+  /** Per process on one Redis; per node on a cluster (docs/contract.md §5). */
   readonly redisMaxConnections: number;
   readonly qdrantUrl: string | undefined;
   readonly qdrantApiKey: string | undefined;
@@ -36,7 +40,7 @@ export interface Config {
   readonly rateLimitPerMinuteIp: number;
   readonly rateLimitPerMinuteUser: number;
   readonly rateLimitPerMinuteProject: number;
-  /** The sliding window; one minute by contract, shorter only to test the limiter quickly. */
+  /** The limits' window (GCRA: limit per window); one minute by contract, shorter only to test the limiter quickly. */
   readonly rateLimitWindowMs: number;
   readonly trustedProxies: readonly string[];
   /** Outside production, dev-login answers loopback clients only unless this is set (docs/contract.md §13). */
@@ -65,6 +69,14 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly healthCheckTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+}
+
+export interface RedisClusterTarget {
+  /** Seed nodes; the client learns the rest of the cluster from them. */
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly tls: boolean;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -157,6 +169,50 @@ class Reader {
   }
 }
 
+const CLUSTER_URL = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#@]+)\/?$/;
+const CLUSTER_NODE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const CLUSTER_EXAMPLE = 'redis+cluster://10.0.0.1:7000,10.0.0.2:7000';
+
+/**
+ * REDIS_URL: `redis://` or `rediss://` for one Redis; `redis+cluster://[user:password@]host:port,host:port`
+ * (`rediss+cluster://` for TLS) for a Redis Cluster (docs/adr/0027). One variable keeps one switch
+ * between the two, and a cluster URL has no database number (a cluster has only database 0).
+ */
+function readRedis(r: Reader): { url: string | undefined; cluster: RedisClusterTarget | undefined } {
+  const value = r.raw('REDIS_URL');
+  if (value !== undefined && /^rediss?:\/\/[^/]*,/.test(value)) {
+    r.problems.push(`REDIS_URL: several nodes name a cluster: write ${CLUSTER_EXAMPLE}`);
+    return { url: undefined, cluster: undefined };
+  }
+  if (value === undefined || !/^[a-z]+\+cluster:/i.test(value)) {
+    return { url: r.url('REDIS_URL', ['redis:', 'rediss:', 'redis+cluster:', 'rediss+cluster:']), cluster: undefined };
+  }
+  const match = CLUSTER_URL.exec(value);
+  if (!match) {
+    r.problems.push(`REDIS_URL: a cluster URL is ${CLUSTER_EXAMPLE} (no database number, no query)`);
+    return { url: undefined, cluster: undefined };
+  }
+  const [, scheme, userInfo, list] = match;
+  const nodes: { host: string; port: number }[] = [];
+  for (const entry of (list ?? '').split(',')) {
+    const node = CLUSTER_NODE.exec(entry.trim());
+    const port = Number(node?.[2]);
+    if (!node?.[1] || port < 1 || port > 65535) {
+      r.problems.push(`REDIS_URL: cluster node "${entry.trim()}" is not host:port (like ${CLUSTER_EXAMPLE})`);
+      continue;
+    }
+    nodes.push({ host: node[1].replace(/^\[|\]$/g, ''), port });
+  }
+  if (nodes.length === 0) return { url: undefined, cluster: undefined };
+  const [user, ...rest] = userInfo === undefined ? [] : userInfo.split(':');
+  const decode = (s: string | undefined) => (s === undefined || s === '' ? undefined : decodeURIComponent(s));
+  const password = rest.length > 0 ? decode(rest.join(':')) : undefined;
+  return {
+    url: value,
+    cluster: Object.freeze({ nodes: Object.freeze(nodes), username: decode(user), password, tls: scheme === 'rediss' }),
+  };
+}
+
 /** PEM text from NAME, or from the file named by NAME_FILE (never both). */
 function readKey(r: Reader, name: string, readFile: (path: string) => string): string | undefined {
   const inline = r.optional(name);
@@ -228,6 +284,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     r.problems.push(`DATABASE_POOL_MIN: must not exceed DATABASE_POOL_MAX (${databasePoolMin} > ${databasePoolMax})`);
   }
 
+  const redis = readRedis(r);
   const config: Config = {
     nodeEnv,
     host: r.string('HOST', '0.0.0.0'),
@@ -238,7 +295,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     databaseStatementTimeoutMs: r.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
     migrateOnStart: r.bool('MIGRATE_ON_START', false),
     dataDir: r.string('DATA_DIR', './.data'),
-    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl: redis.url,
+    redisCluster: redis.cluster,
     redisMaxConnections: r.int('REDIS_MAX_CONNECTIONS', 50, 2, 10_000),
     qdrantUrl: r.url('QDRANT_URL', ['http:', 'https:']),
     qdrantApiKey: r.optional('QDRANT_API_KEY'),

@@ -1,57 +1,65 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { decide, type LimitCheck, type LimitDecision, type LimitStore } from './sliding-window.js';
+import { checkAll, type GcraParams, type LimitCheck, type LimitDecision, type LimitStore, type TakeResult } from './gcra.js';
 
 /*
- * One round trip per request, atomic across instances: the script trims each key's log to
- * the window, checks every limit, and records the request in all of them only if all admit
- * it — so two instances can never both admit the last request. The clock is Redis's own
- * (TIME), so instances with skewed clocks still agree. Keys expire by themselves.
+ * GCRA on one key per script call (docs/adr/0024-rate-limit-gcra.md): TIME, GET, and SET only
+ * when admitted — three commands, one string per key whatever the limit. The clock is Redis's
+ * own (TIME), so instances with skewed clocks agree. Times are whole µs, written with
+ * string.format('%.0f') because Lua's tostring keeps only 14 digits. The key expires when its
+ * TAT passes (an expired key is a full quota). Same arithmetic as gcraTake/gcraRefund.
  */
-const SCRIPT = `
+const NOW = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-local out = {0, now}
-local allowed = 1
-for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local count = redis.call('ZCARD', key)
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  if count >= tonumber(ARGV[2 + i]) then allowed = 0 end
-  out[#out + 1] = count
-  out[#out + 1] = oldest[2] or -1
-end
-if allowed == 1 then
-  for _, key in ipairs(KEYS) do
-    redis.call('ZADD', key, now, ARGV[2])
-    redis.call('PEXPIRE', key, window)
-  end
-end
-out[1] = allowed
-return out
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 `;
 
-type WithScript = Redis & { jeexRateLimit(...args: Array<string | number>): Promise<Array<number | string>> };
+const TAKE = `${NOW}
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local nxt = tat + interval
+if nxt - now > tolerance then return {0, now, tat} end
+redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', math.ceil((nxt - now) / 1000))
+return {1, now, nxt}
+`;
+
+const REFUND = `${NOW}
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then return 0 end
+local back = tat - tonumber(ARGV[1])
+if back > now then
+  redis.call('SET', KEYS[1], string.format('%.0f', back), 'PX', math.ceil((back - now) / 1000))
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`;
+
+type WithScripts = Redis & {
+  jeexGcraTake(key: string, intervalUs: number, toleranceUs: number): Promise<[number, number, number]>;
+  jeexGcraRefund(key: string, intervalUs: number): Promise<number>;
+};
 
 export class RedisLimitStore implements LimitStore {
-  private readonly redis: WithScript;
+  private readonly redis: WithScripts;
 
   constructor(redis: Redis) {
-    redis.defineCommand('jeexRateLimit', { lua: SCRIPT });
-    this.redis = redis as WithScript;
+    redis.defineCommand('jeexGcraTake', { lua: TAKE, numberOfKeys: 1 });
+    redis.defineCommand('jeexGcraRefund', { lua: REFUND, numberOfKeys: 1 });
+    this.redis = redis as WithScripts;
   }
 
-  async check(checks: readonly LimitCheck[], windowMs: number): Promise<LimitDecision> {
-    // A unique member per request: two requests in the same millisecond both count.
-    const member = `${Date.now()}-${randomBytes(6).toString('hex')}`;
-    const raw = await this.redis.jeexRateLimit(checks.length, ...checks.map((c) => c.key), windowMs, member, ...checks.map((c) => c.limit));
-    const allowed = Number(raw[0]) === 1;
-    const now = Number(raw[1]);
-    const counts = checks.map((_c, i) => {
-      const oldest = Number(raw[3 + i * 2]);
-      return { count: Number(raw[2 + i * 2]), oldest: oldest < 0 ? null : oldest };
-    });
-    return decide(checks, counts, allowed, now, windowMs);
+  check(checks: readonly LimitCheck[], windowMs: number): Promise<LimitDecision> {
+    return checkAll(this, checks, windowMs);
+  }
+
+  async take(key: string, p: GcraParams): Promise<TakeResult> {
+    const [allowed, nowUs, tatUs] = await this.redis.jeexGcraTake(key, p.intervalUs, p.toleranceUs);
+    return { allowed: Number(allowed) === 1, nowUs: Number(nowUs), tatUs: Number(tatUs) };
+  }
+
+  async refund(key: string, p: GcraParams): Promise<void> {
+    await this.redis.jeexGcraRefund(key, p.intervalUs);
   }
 }

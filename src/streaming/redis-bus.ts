@@ -3,7 +3,7 @@ import { ServiceUnavailableError } from '../lib/errors.js';
 import type { StreamEvent } from './event-stream.js';
 import type { EventBus, Listener } from './events.js';
 
-/** Redis pub/sub channel of a bus channel. */
+/** Redis pub/sub channel of a bus channel on one Redis. */
 const redisChannel = (channel: string) => `jeex:${channel}`;
 
 /** Channels whose newest fan-out is waiting for Redis; beyond it the oldest waiting is dropped (streams resume from PostgreSQL). */
@@ -11,6 +11,54 @@ const MAX_UNSENT_CHANNELS = 10_000;
 
 function unavailable(error: unknown): ServiceUnavailableError {
   return new ServiceUnavailableError('redis', 'The event bus is unavailable', { cause: error });
+}
+
+/**
+ * How the bus reaches Redis: classic pub/sub on one Redis, sharded pub/sub on a cluster
+ * (src/plugins/infra/redis-cluster.ts, docs/adr/0027). The bus keeps its listeners, retries and disconnect handling above it.
+ */
+export interface PubSubTransport {
+  /** The Redis channel that carries a bus channel. */
+  channelName(channel: string): string;
+  publish(channel: string, payload: string): Promise<unknown>;
+  subscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  /** Commands can be sent now (else a retry waits). */
+  readonly canPublish: boolean;
+  /** Why a subscription cannot be made now, or null when it can. */
+  readonly subscribeBlocker: string | null;
+  onMessage(handler: (channel: string, message: string) => void): void;
+  /** A subscriber connection went away: messages may have been missed. */
+  onSubscriptionLost(handler: () => void): void;
+}
+
+/** One Redis: PUBLISH on the command connection, SUBSCRIBE on a dedicated one. */
+export function singleNodeTransport(commands: Redis, subscriber: Redis): PubSubTransport {
+  return {
+    channelName: redisChannel,
+    publish: (channel, payload) => commands.publish(channel, payload),
+    subscribe: (channel) => subscriber.subscribe(channel),
+    unsubscribe: (channel) => subscriber.unsubscribe(channel),
+    get canPublish() {
+      return commands.status === 'ready';
+    },
+    get subscribeBlocker() {
+      return subscriber.status === 'ready' ? null : `subscriber connection is ${subscriber.status}`;
+    },
+    onMessage: (handler) => subscriber.on('message', handler),
+    onSubscriptionLost: (handler) => subscriber.on('close', handler),
+  };
+}
+
+/** How long a subscription may wait for Redis before the stream answers 503 (a dead shard never answers). */
+const SUBSCRIBE_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface RedisBusOptions {
@@ -36,14 +84,13 @@ export class RedisEventBus implements EventBus {
   private retrying = false;
 
   constructor(
-    private readonly commands: Redis,
-    private readonly subscriber: Redis,
+    private readonly transport: PubSubTransport,
     private readonly options: RedisBusOptions = {},
   ) {
-    subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
+    transport.onMessage((channel, message) => this.dispatch(channel, message));
     // A lost subscriber connection may have dropped messages: end the open streams so their
     // clients reconnect and resume from their last id instead of silently missing events.
-    subscriber.on('close', () => {
+    transport.onSubscriptionLost(() => {
       for (const handler of this.disconnectHandlers) handler();
     });
     this.retryTimer = setInterval(() => void this.retryUnsent(), options.retryMs ?? 1_000);
@@ -65,7 +112,7 @@ export class RedisEventBus implements EventBus {
   async publish(channel: string, event: StreamEvent): Promise<void> {
     const payload = JSON.stringify(event);
     try {
-      await this.commands.publish(redisChannel(channel), payload);
+      await this.transport.publish(this.transport.channelName(channel), payload);
       const waiting = this.unsent.get(channel);
       if (waiting && waiting.id <= event.id) this.unsent.delete(channel);
     } catch (error) {
@@ -86,11 +133,11 @@ export class RedisEventBus implements EventBus {
   }
 
   private async retryUnsent(): Promise<void> {
-    if (this.retrying || this.unsent.size === 0 || this.commands.status !== 'ready') return;
+    if (this.retrying || this.unsent.size === 0 || !this.transport.canPublish) return;
     this.retrying = true;
     try {
       for (const [channel, waiting] of [...this.unsent]) {
-        await this.commands.publish(redisChannel(channel), waiting.payload);
+        await this.transport.publish(this.transport.channelName(channel), waiting.payload);
         if (this.unsent.get(channel) === waiting) this.unsent.delete(channel);
       }
     } catch {
@@ -101,8 +148,9 @@ export class RedisEventBus implements EventBus {
   }
 
   async subscribe<E extends StreamEvent>(channel: string, listener: Listener<E>): Promise<() => void> {
-    if (this.subscriber.status !== 'ready') throw unavailable(new Error(`subscriber connection is ${this.subscriber.status}`));
-    const name = redisChannel(channel);
+    const blocker = this.transport.subscribeBlocker;
+    if (blocker !== null) throw unavailable(new Error(blocker));
+    const name = this.transport.channelName(channel);
     const l = listener as Listener;
     let set = this.listeners.get(name);
     if (!set) {
@@ -111,7 +159,7 @@ export class RedisEventBus implements EventBus {
       // Later subscribers of the same channel wait for the same acknowledgement.
       this.ready.set(
         name,
-        this.subscriber.subscribe(name).then(() => undefined),
+        withTimeout(this.transport.subscribe(name), SUBSCRIBE_TIMEOUT_MS).then(() => undefined),
       );
     }
     set.add(l);
@@ -131,12 +179,12 @@ export class RedisEventBus implements EventBus {
     if (set.size === 0) {
       this.listeners.delete(name);
       this.ready.delete(name);
-      this.subscriber.unsubscribe(name).catch(() => undefined);
+      this.transport.unsubscribe(name).catch(() => undefined);
     }
   }
 
   subscriberCount(channel: string): number {
-    return this.listeners.get(redisChannel(channel))?.size ?? 0;
+    return this.listeners.get(this.transport.channelName(channel))?.size ?? 0;
   }
 
   onDisconnect(handler: () => void): void {

@@ -41,25 +41,29 @@ export function filledByBeforeAll<T extends object>(fixture: string): { set: (va
 }
 
 /**
- * A teardown that has not finished after this long is left behind with one line on stderr, so
- * the fixtures after it (a database drop, a Redis stop) still run. Seen once in a whole-suite
- * run on a loaded machine: an app's close() in rate-limit.test.ts did not return within the
- * 60 s hook timeout (not reproduced alone; the production shutdown is bounded by server.ts's
- * own deadline). Left open for a follow-up; the line says which teardown it was.
+ * A teardown that has not finished after this long is left behind so the fixtures after it (a
+ * database drop, a Redis stop) still run, and the file then fails naming it: a hanging close is
+ * a defect, never a silent pass. The one seen (an app close() in rate-limit.test.ts waiting on
+ * connections that never sent a byte) is fixed in src/plugins/http/graceful-close.ts
+ * (docs/adr/0024-rate-limit-gcra.md).
  */
 const TEARDOWN_BUDGET_MS = 20_000;
 
-async function bounded(teardown: () => Promise<void>): Promise<void> {
+async function bounded(teardown: () => Promise<void>): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), TEARDOWN_BUDGET_MS);
   });
   const outcome = await Promise.race([teardown().then(() => 'done' as const), late]);
   clearTimeout(timer);
-  if (outcome === 'late')
-    console.error(`fixture teardown still running after ${TEARDOWN_BUDGET_MS} ms, left behind: ${teardown.name || 'anonymous'}`);
+  return outcome === 'late' ? teardown.name || 'anonymous' : null;
 }
 
 afterAll(async () => {
-  for (let teardown = teardowns.pop(); teardown !== undefined; teardown = teardowns.pop()) await bounded(teardown);
+  const late: string[] = [];
+  for (let teardown = teardowns.pop(); teardown !== undefined; teardown = teardowns.pop()) {
+    const name = await bounded(teardown);
+    if (name !== null) late.push(name);
+  }
+  if (late.length > 0) throw new Error(`fixture teardown still running after ${TEARDOWN_BUDGET_MS} ms: ${late.join(', ')}`);
 });

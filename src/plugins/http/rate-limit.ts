@@ -3,14 +3,10 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import { RateLimitedError } from '../../lib/errors.js';
 import { throttledWarning } from '../../lib/throttled-warning.js';
+import type { LimitCheck, LimitDecision, LimitState, LimitStore } from '../../rate-limit/gcra.js';
+import { limitKey } from '../../rate-limit/keys.js';
+import { InMemoryLimitStore } from '../../rate-limit/memory-store.js';
 import { RedisLimitStore } from '../../rate-limit/redis-store.js';
-import {
-  InMemoryLimitStore,
-  type LimitCheck,
-  type LimitDecision,
-  type LimitState,
-  type LimitStore,
-} from '../../rate-limit/sliding-window.js';
 import { rateLimitBypassed, rateLimitRejected } from '../../telemetry/metrics.js';
 import { rateLimitClientKey } from './client-address.js';
 import { isUnlimitedRoute } from './route-policy.js';
@@ -51,8 +47,8 @@ function headersFor(states: readonly LimitState[], windowSeconds: number): Recor
 }
 
 /**
- * Rate limiting (issue 8; docs/adr/0011-rate-limit-sliding-log.md): per client IP (IPv6 per
- * /64), per user and per project, sliding one-minute windows. Two steps of the chain: the IP
+ * Rate limiting (issue 8, issue 19; docs/adr/0024-rate-limit-gcra.md): per client IP (IPv6 per
+ * /64), per user and per project, GCRA over one-minute windows (src/rate-limit/gcra.ts). Two steps of the chain: the IP
  * limit runs first of all (onRequest, before authentication, so floods of 401, 403, 404 and
  * 413 are limited and cost no token check or membership query past the limit); the user and
  * project limits run once those are known (preValidation, after project access). Health and
@@ -104,11 +100,11 @@ const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, d
     if (!decision.allowed) {
       const hit = decision.states.filter((s) => s.remaining === 0);
       // The limit that frees up last decides when a retry can succeed.
-      const first = hit.reduce((a, b) => (b.resetSeconds > a.resetSeconds ? b : a));
+      const first = hit.reduce((a, b) => (b.retryAfterSeconds > a.retryAfterSeconds ? b : a));
       rateLimitRejected.add(1, { limit: first.kind });
-      throw new RateLimitedError(`Rate limit exceeded (${first.kind}): retry in ${first.resetSeconds} s`, first.resetSeconds, {
+      throw new RateLimitedError(`Rate limit exceeded (${first.kind}): retry in ${first.retryAfterSeconds} s`, first.retryAfterSeconds, {
         limit: first.kind,
-        limits: hit.map((s) => ({ kind: s.kind, limit: s.limit, window_seconds: windowSeconds, retry_after: s.resetSeconds })),
+        limits: hit.map((s) => ({ kind: s.kind, limit: s.limit, window_seconds: windowSeconds, retry_after: s.retryAfterSeconds })),
       });
     }
   };
@@ -118,7 +114,7 @@ const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, d
       ? null
       : async function limitByIp(request, reply) {
           if (isUnlimitedRoute(request.routeOptions)) return;
-          const key = `rate_limit:ip:${rateLimitClientKey(request.ip)}:${window}`;
+          const key = limitKey('ip', rateLimitClientKey(request.ip), window);
           await enforce(request, reply, [{ kind: 'ip', key, limit: limits.ip }]);
         };
 
@@ -129,9 +125,9 @@ const rateLimit: FastifyPluginCallback<{ config: Config }> = (app, { config }, d
           if (isUnlimitedRoute(request.routeOptions)) return;
           const checks: LimitCheck[] = [];
           if (limits.user > 0 && request.user)
-            checks.push({ kind: 'user', key: `rate_limit:user:${request.user.id}:${window}`, limit: limits.user });
+            checks.push({ kind: 'user', key: limitKey('user', request.user.id, window), limit: limits.user });
           if (limits.project > 0 && request.project) {
-            checks.push({ kind: 'project', key: `rate_limit:project:${request.project.projectId}:${window}`, limit: limits.project });
+            checks.push({ kind: 'project', key: limitKey('project', request.project.projectId, window), limit: limits.project });
           }
           await enforce(request, reply, checks);
         };

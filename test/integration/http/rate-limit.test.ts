@@ -58,47 +58,101 @@ async function app(env: Record<string, string>): Promise<RunningApp> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('rate limiting (sliding window)', () => {
-  it('the (limit+1)-th request within the window is 429 with Retry-After and the headers; after the window slides, requests pass again', async () => {
-    const a = await app({ RATE_LIMIT_PER_MINUTE_IP: '5' });
+/** Every rate-limit key in this file's Redis (the layout is src/rate-limit/keys.ts). */
+async function limitKeys(client: Redis): Promise<string[]> {
+  return (await client.keys('rate_limit:*')).sort();
+}
+
+describe('rate limiting (GCRA, docs/adr/0024-rate-limit-gcra.md)', () => {
+  const login = (a: RunningApp) =>
+    a.request('/api/v1/auth/dev-login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+
+  it('a burst of exactly the limit is admitted and the next is 429 with Retry-After and the headers; one more is admitted after the emission interval', async () => {
+    // 5 per 10 s: T = 2 s.
+    const a = await app({ RATE_LIMIT_PER_MINUTE_IP: '5', RATE_LIMIT_WINDOW_MS: '10000' });
     const statuses: number[] = [];
     let last: Response | undefined;
     for (let i = 0; i < 6; i++) {
-      last = await a.request('/api/v1/auth/dev-login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      last = await login(a);
       statuses.push(last.status);
     }
+    const refusedAt = performance.now();
     expect(statuses).toEqual([422, 422, 422, 422, 422, 429]);
-    expect(last?.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
-    expect(last?.headers.get('ratelimit-policy')).toBe('"ip";q=5;w=1');
-    expect(last?.headers.get('ratelimit')).toMatch(/^"ip";r=0;t=\d+$/);
-    const body = (await last?.json()) as { error: string; details: { limit: string } };
+    expect(last?.headers.get('retry-after')).toMatch(/^[12]$/);
+    expect(last?.headers.get('ratelimit-policy')).toBe('"ip";q=5;w=10');
+    expect(last?.headers.get('ratelimit')).toMatch(/^"ip";r=0;t=([1-9]|10)$/);
+    const body = (await last?.json()) as { error: string; details: { limit: string; limits: Array<{ retry_after: number }> } };
     expect(body.error).toBe('rate_limited');
     expect(body.details.limit).toBe('ip');
-    await sleep(1_100);
-    const again = await a.request('/api/v1/auth/dev-login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    });
+    expect(String(body.details.limits[0]?.retry_after)).toBe(last?.headers.get('retry-after'));
+    await sleep(2_100 - (performance.now() - refusedAt));
+    const again = await login(a);
     expect(again.status).toBe(422);
-    expect(again.headers.get('ratelimit')).toBe('"ip";r=4;t=1');
+    expect(again.headers.get('ratelimit')).toMatch(/^"ip";r=0;t=([1-9]|10)$/);
+    expect((await login(a)).status).toBe(429);
   });
 
-  it('a burst at the end of one window plus a burst at the start of the next cannot exceed the limit within any window span', async () => {
+  it('a second burst soon after a full one admits only what the emission interval gave back, never a second full quota', async () => {
+    // 5 per second: T = 200 ms. A fixed one-second window could admit 5 + 5 here.
     const a = await app({ RATE_LIMIT_PER_MINUTE_IP: '5' });
     const hit = () => a.request('/.well-known/jwks.json').then((r) => r.status);
+    const t0 = performance.now();
     const first = await Promise.all(Array.from({ length: 5 }, hit));
+    const t1 = performance.now();
     expect(first).toEqual([200, 200, 200, 200, 200]);
-    await sleep(400); // a fixed one-second window would have rolled over for some of these by now
+    await sleep(400);
+    const t2 = performance.now();
     const second = await Promise.all(Array.from({ length: 5 }, hit));
-    expect(second).toEqual([429, 429, 429, 429, 429]);
-    await sleep(700); // the first burst has now left the window
-    expect(await hit()).toBe(200);
+    const t3 = performance.now();
+    const admitted = second.filter((s) => s === 200).length;
+    // Bounds from the client's clock, which brackets the server's: at least what refilled between the
+    // bursts, at most what refilled over the whole run (limit + floor(span / T) in all).
+    expect(admitted).toBeGreaterThanOrEqual(Math.min(5, Math.floor((t2 - t1) / 200)));
+    expect(admitted).toBeLessThanOrEqual(Math.floor((t3 - t0) / 200));
+    expect(second.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
+  });
+
+  it('Redis holds one small string per limited identity, the same size whatever the limit', async () => {
+    const client = new Redis(redis.url);
+    try {
+      const small = await app({ RATE_LIMIT_PER_MINUTE_IP: '3', RATE_LIMIT_WINDOW_MS: '3600000' });
+      for (let i = 0; i < 3; i++) await small.request('/.well-known/jwks.json');
+      const [smallKey] = await limitKeys(client);
+      expect(smallKey).toBeDefined();
+      const smallBytes = await client.memory('USAGE', smallKey as string);
+      await client.flushall();
+      // T = 360 ms: the 60 requests keep the key alive (it expires when its TAT passes).
+      const large = await app({ RATE_LIMIT_PER_MINUTE_IP: '10000', RATE_LIMIT_WINDOW_MS: '3600000' });
+      for (let i = 0; i < 60; i++) await large.request('/.well-known/jwks.json');
+      const keys = await limitKeys(client);
+      expect(keys).toEqual([smallKey]);
+      expect(await client.type(smallKey as string)).toBe('string');
+      expect(await client.memory('USAGE', smallKey as string)).toBe(smallBytes);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a request refused by the project limit is given back to the user limit (it counts against neither)', async () => {
+    const a = await app({ RATE_LIMIT_PER_MINUTE_USER: '4', RATE_LIMIT_PER_MINUTE_PROJECT: '1', RATE_LIMIT_WINDOW_MS: '3600000' });
+    const owner = await factories.createUser(a, 'Refund'); // user: 1 (GET /auth/me)
+    const project = await factories.createProject(a, owner, 'Refund'); // user: 2
+    const read = () => a.request(`/api/v1/projects/${project.id}`, { headers: owner.auth });
+    expect((await read()).status).toBe(200); // user: 3, project: 1 (its quota)
+    const refused = await read();
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { details: { limit: string } }).details.limit).toBe('project');
+    // Had the refused read counted, the user would be at 4 and this list read refused.
+    expect((await a.request('/api/v1/projects', { headers: owner.auth })).status).toBe(200); // user: 4
+    const exhausted = await a.request('/api/v1/projects', { headers: owner.auth });
+    expect(exhausted.status).toBe(429);
+    expect(((await exhausted.json()) as { details: { limit: string } }).details.limit).toBe('user');
   });
 
   it('two instances on one Redis share the counters exactly: N concurrent requests with limit L admit exactly L', async () => {
-    const a = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '10000' });
-    const b = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '10000' });
+    // 15 per 10 min: T = 40 s, so nothing is given back while the requests run.
+    const a = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '600000' });
+    const b = await app({ RATE_LIMIT_PER_MINUTE_USER: '15', RATE_LIMIT_WINDOW_MS: '600000' });
     const user: TestUser = await factories.createUser(a, 'Shared'); // its own GET /auth/me counts once
     const bypassedBefore = await counter('rate_limit.bypassed');
     const results = await Promise.all(
@@ -117,7 +171,7 @@ describe('rate limiting (sliding window)', () => {
       RATE_LIMIT_PER_MINUTE_IP: '1000',
       RATE_LIMIT_PER_MINUTE_USER: '8',
       RATE_LIMIT_PER_MINUTE_PROJECT: '3',
-      RATE_LIMIT_WINDOW_MS: '10000',
+      RATE_LIMIT_WINDOW_MS: '3600000', // T ≥ 7.5 min: nothing is given back while the test runs
     });
     const owner = await factories.createUser(a, 'Limited');
     const p1 = await factories.createProject(a, owner, 'One');
@@ -212,7 +266,12 @@ describe('abuse paths: the IP limit runs before authentication (docs/contract.md
   });
 
   it('when a client floods with oversized bodies, the 413s stop at the limit', async () => {
-    const a = await app({ TRUSTED_PROXIES: '127.0.0.1', RATE_LIMIT_PER_MINUTE_IP: '3', BODY_LIMIT_BYTES: '1024' });
+    const a = await app({
+      TRUSTED_PROXIES: '127.0.0.1',
+      RATE_LIMIT_PER_MINUTE_IP: '3',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      BODY_LIMIT_BYTES: '1024',
+    });
     const user = await factories.createUser(a, 'Bulky');
     const init = {
       method: 'POST',
