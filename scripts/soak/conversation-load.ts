@@ -78,8 +78,13 @@ class AgentProcess {
 export interface ConversationAudit {
   readonly userMessages: number;
   readonly replies: number;
-  /** A written reply whose stored message is not the worker's text, or not complete. */
+  /** A written reply whose stored content is not the worker's text. */
   readonly differing: string[];
+  /**
+   * The worker's text stored whole, but the message not `complete`: the example worker does not
+   * check its final PATCH (scripts/example-worker.ts), so a fault at that moment leaves it streaming.
+   */
+  readonly notCompleted: string[];
   /** User messages whose operation got no written reply by the end (a lease lost mid-reply ends it failed). */
   readonly unanswered: number;
   readonly workerExits: number;
@@ -146,6 +151,7 @@ export class ConversationLoad {
     await Promise.all(this.agents.map((a) => a.stop()));
     const replies = this.agents.flatMap((a) => a.replies);
     const differing: string[] = [];
+    const notCompleted: string[] = [];
     for (const [i, reply] of replies.entries()) {
       const user = this.operations.get(reply.operationId);
       if (!user) continue;
@@ -153,14 +159,16 @@ export class ConversationLoad {
         headers: { authorization: `Bearer ${user.token}` },
       });
       const stored = (await res.json()) as { content?: string; status?: string };
-      if (stored.content !== reply.text || stored.status !== 'complete')
-        differing.push(`${reply.messageId}: ${res.status} ${stored.status} (${stored.content?.length ?? 0} of ${reply.text.length} chars)`);
+      const line = `${reply.messageId}: ${res.status} ${stored.status} (${stored.content?.length ?? 0} of ${reply.text.length} chars)`;
+      if (stored.content !== reply.text) differing.push(line);
+      else if (stored.status !== 'complete') notCompleted.push(line);
     }
     const answered = new Set(replies.map((r) => r.operationId));
     return {
       userMessages: this.operations.size,
       replies: replies.length,
       differing,
+      notCompleted,
       unanswered: [...this.operations.keys()].filter((op) => !answered.has(op)).length,
       workerExits: this.agents.reduce((n, a) => n + a.exits, 0),
     };

@@ -31,7 +31,10 @@ export async function untilAllReady(world: SoakWorld, timeoutMs = 90_000): Promi
 
 type ProxyOf = (w: SoakWorld) => FaultProxy;
 const pgProxy: ProxyOf = (w) => w.pgProxy;
-const redisProxy: ProxyOf = (w) => w.redisProxy;
+const redisProxy: ProxyOf = (w) => {
+  if (!w.redis.proxy) throw new Error('no proxy in front of a Redis Cluster');
+  return w.redis.proxy;
+};
 
 /** A dependency's every connection slowed by LATENCY_MS each way for SLOW_MS. */
 function latency(name: string, dependency: string, proxyOf: ProxyOf): Fault {
@@ -58,7 +61,7 @@ function cut(name: string, dependency: string, proxyOf: ProxyOf): Fault {
   };
 }
 
-export const FAULTS: readonly Fault[] = [
+const FAULTS: readonly Fault[] = [
   {
     name: 'postgres restart',
     inject: async (w) => {
@@ -70,12 +73,7 @@ export const FAULTS: readonly Fault[] = [
   },
   {
     name: 'redis kill',
-    inject: async (w) => {
-      await w.redis.stop();
-      await sleep(DOWN_MS);
-      await w.redis.start();
-      return `Redis SIGKILL (no persistence: its data gone), down ${DOWN_MS} ms, all ready ${await untilAllReady(w)} ms after its start`;
-    },
+    inject: async (w) => `${await w.redis.killOne(DOWN_MS)}; all ready ${await untilAllReady(w)} ms after its start`,
   },
   {
     name: 'collector hang',
@@ -88,15 +86,20 @@ export const FAULTS: readonly Fault[] = [
     },
   },
   latency('postgres latency', 'PostgreSQL', pgProxy),
-  latency('redis latency', 'Redis', redisProxy),
   cut('postgres network cut', 'PostgreSQL', pgProxy),
+];
+
+/** Faults that need a proxy in front of Redis: only with one redis-server. */
+const SINGLE_REDIS_FAULTS: readonly Fault[] = [
+  latency('redis latency', 'Redis', redisProxy),
   cut('redis network cut', 'Redis', redisProxy),
 ];
 
 /** Faults in a shuffled order, every kind once before any repeats, so a short soak still meets each. */
-export function* faultSchedule(random: () => number = Math.random): Generator<Fault> {
+export function* faultSchedule(world: SoakWorld, random: () => number = Math.random): Generator<Fault> {
+  const kinds = world.redis.kind === 'single' ? [...FAULTS, ...SINGLE_REDIS_FAULTS] : FAULTS;
   for (;;) {
-    const round = [...FAULTS];
+    const round = [...kinds];
     for (let i = round.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [round[i], round[j]] = [round[j] as Fault, round[i] as Fault];

@@ -15,7 +15,7 @@ import { issueUserToken, startSoakWorld } from './soak-world.js';
 
 /*
  * The chaos soak (issue 20 item 3, docs/adr/0028): `npm run soak [-- --minutes N]` (SOAK_MINUTES;
- * default 10; SOAK_INSTANCES, default 3). Steady mixed load against several API instances while a
+ * default 10; SOAK_INSTANCES, default 3; SOAK_REDIS=cluster (default: a 3-master Redis Cluster) or single). Steady mixed load against several API instances while a
  * fault injector, between stretches of quiet load, restarts PostgreSQL, kills Redis, hangs the
  * collector, adds latency and cuts connections (test/helpers/fault-proxy.ts). Not part of
  * `npm test`. Writes bench/soak-report.md and its summary in bench/RESULTS.md (`soak`); exits 1
@@ -26,12 +26,15 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const argMinutes = process.argv.indexOf('--minutes');
 const minutes = Number(argMinutes >= 0 ? process.argv[argMinutes + 1] : (process.env.SOAK_MINUTES ?? 10));
 const instanceCount = Number(process.env.SOAK_INSTANCES ?? 3);
+const redisKind = process.env.SOAK_REDIS === 'single' ? 'single' : 'cluster';
 /** Quiet load between faults: 20–40 s. */
 const quietMs = () => 20_000 + Math.random() * 20_000;
 /** RSS may grow from the first minute's median to the last's by at most this (MiB): the stated bound. */
 const RSS_BOUND_MIB = 64;
 const WARM_UP_MS = 30_000;
 const USERS = 3;
+/** Two fake agents answer about one message a second on this machine: the chat stays below that. */
+const CHAT_THINK_MS = 4_000;
 
 const log = (msg: string, fields: Record<string, unknown> = {}) =>
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...fields })}\n`);
@@ -41,7 +44,7 @@ async function main(): Promise<number> {
   const machineAtStart = describeMachine();
   const loadAtStart = loadavg();
   log('soak: starting', { minutes, instances: instanceCount });
-  const world = await startSoakWorld(instanceCount);
+  const world = await startSoakWorld(instanceCount, redisKind);
   try {
     const set = world.instances;
     const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => issueUserToken(world.env, `soak-${i}@example.com`)));
@@ -69,7 +72,7 @@ async function main(): Promise<number> {
           label: `i${i}-`,
         }),
     );
-    const chat = new ConversationLoad(set, tally, users, await set.workerToken('soak-agent'), 2, 1_500);
+    const chat = new ConversationLoad(set, tally, users, await set.workerToken('soak-agent'), 2, CHAT_THINK_MS);
     for (const load of loads) load.start();
     chat.start();
     await sleep(WARM_UP_MS);
@@ -77,7 +80,7 @@ async function main(): Promise<number> {
 
     const actions: string[] = [];
     const endAt = performance.now() + minutes * 60_000 - WARM_UP_MS;
-    const schedule = faultSchedule();
+    const schedule = faultSchedule(world);
     let round = 0;
     tally.begin('steady');
     while (performance.now() < endAt) {
@@ -128,10 +131,10 @@ async function main(): Promise<number> {
         command: `npm run soak -- --minutes ${minutes}`,
         method:
           `${instanceCount} API processes (NODE_ENV=production, telemetry on, supervised: an exit is counted and restarted) over one ` +
-          'embedded PostgreSQL 18 and one redis-server, each behind a TCP fault proxy, a Qdrant stand-in and an OTLP collector. ' +
+          `embedded PostgreSQL 18 behind a TCP fault proxy, ${redisKind === 'cluster' ? 'a 3-master Redis Cluster without replicas (REDIS_URL=redis+cluster://…)' : 'one redis-server behind a TCP fault proxy'}, a Qdrant stand-in and an OTLP collector. ` +
           `Load: per instance 2 short and 1 long writer sessions (project, read, document version, operation, events; one follower per operation ` +
           `whose reconnects rotate over the instances and which drops its own stream after a random time averaging 8 s, then resumes with Last-Event-ID); ` +
-          `${USERS} users posting a chat message every 1.5 s to the instances in turn, answered by 2 fake-agent worker processes ` +
+          `${USERS} users posting a chat message every ${CHAT_THINK_MS / 1000} s to the instances in turn, answered by 2 fake-agent worker processes ` +
           `(scripts/example-worker.ts) leasing on different instances and streaming replies in deltas. After a ${WARM_UP_MS / 1000} s warm-up, ` +
           'faults in shuffled rounds (each kind once per round) separated by 20–40 s of quiet load; each fault phase ends when every instance is ready again.',
       }),
@@ -141,7 +144,8 @@ async function main(): Promise<number> {
       '',
       ...checks.map(([what, n]) => `- **${what}: ${n}** (target 0)`),
       `- Chat: ${conversation.userMessages} user messages, ${conversation.replies} replies written by the agents and compared; ` +
-        `${conversation.unanswered} messages without a written reply at the end (an agent that lost its lease to a fault ends the reply failed); agent process exits ${conversation.workerExits}.`,
+        `${conversation.unanswered} messages without a written reply at the end (still queued, or an agent that lost its lease to a fault ended the reply failed); ` +
+        `replies with the worker's full text but not marked complete: ${conversation.notCompleted.length}${conversation.notCompleted.length > 0 ? ` (${conversation.notCompleted.slice(0, 3).join('; ')})` : ''}; agent process exits ${conversation.workerExits}.`,
       `- Streams: ${audit.acked} events acknowledged in ${audit.operations} operations; the followers dropped their own streams ${ownDrops} times and resumed.`,
       ...rssLines.map((l) => `- ${l}`),
       '',

@@ -6,19 +6,29 @@ import { type ControlledPostgres, startControlledPostgres } from '../../test/hel
 import { InstanceSet, sharedSigningKeys } from '../../test/helpers/multi-instance.js';
 import { OtlpReceiver } from '../../test/helpers/otlp-receiver.js';
 import { QdrantStandIn } from '../../test/helpers/qdrant-stand-in.js';
-import { type RedisServer, startRedisServer } from '../../test/helpers/redis-server.js';
+import { startRedisCluster } from '../../test/helpers/redis-cluster.js';
+import { startRedisServer } from '../../test/helpers/redis-server.js';
 import { freePort, spawnServer } from '../../test/helpers/server-process.js';
 
 /**
- * Everything the soak runs against (docs/adr/0028): its own PostgreSQL and Redis, each behind a
- * TCP fault proxy, a Qdrant stand-in, an OTLP collector that can hang, and N API instances as
+ * Everything the soak runs against (docs/adr/0028): its own PostgreSQL behind a TCP fault proxy,
+ * Redis (one redis-server behind a proxy, or a Redis Cluster), a Qdrant stand-in, an OTLP collector that can hang, and N API instances as
  * production starts them (NODE_ENV=production, telemetry on).
  */
+/** The Redis side: one redis-server behind a fault proxy, or a 3-master Redis Cluster (docs/adr/0027). */
+export interface SoakRedis {
+  readonly kind: 'single' | 'cluster';
+  /** Kills a Redis process (a cluster: one master, at random), waits, starts it again; what it did. */
+  readonly killOne: (downMs: number) => Promise<string>;
+  /** Only for one redis-server: a cluster's nodes announce their own ports, so a proxy cannot stand in front. */
+  readonly proxy: FaultProxy | undefined;
+  readonly stop: () => Promise<void>;
+}
+
 export interface SoakWorld {
   readonly postgres: ControlledPostgres;
-  readonly redis: RedisServer;
+  readonly redis: SoakRedis;
   readonly pgProxy: FaultProxy;
-  readonly redisProxy: FaultProxy;
   readonly collector: OtlpReceiver;
   readonly instances: InstanceSet;
   /** The environment the instances share (the token command uses it too). */
@@ -26,14 +36,61 @@ export interface SoakWorld {
   readonly dispose: () => Promise<void>;
 }
 
-export async function startSoakWorld(count: number): Promise<SoakWorld> {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startSingleRedis(): Promise<{ redis: SoakRedis; url: string }> {
+  const server = await startRedisServer();
+  const proxy = await FaultProxy.start({ host: '127.0.0.1', port: server.port });
+  return {
+    url: proxy.rewrite(server.url),
+    redis: {
+      kind: 'single',
+      proxy,
+      killOne: async (downMs) => {
+        await server.stop();
+        await sleep(downMs);
+        await server.start();
+        return `Redis SIGKILL (no persistence: its data gone), down ${downMs} ms`;
+      },
+      stop: async () => {
+        await proxy.stop();
+        await server.stop();
+      },
+    },
+  };
+}
+
+async function startClusterRedis(): Promise<{ redis: SoakRedis; url: string }> {
+  const cluster = await startRedisCluster({ masters: 3 });
+  return {
+    url: cluster.url,
+    redis: {
+      kind: 'cluster',
+      proxy: undefined,
+      killOne: async (downMs) => {
+        const ports = cluster.nodes.filter((n) => n.running).map((n) => n.port);
+        const port = ports[Math.floor(Math.random() * ports.length)] ?? 0;
+        await cluster.kill(port);
+        await sleep(downMs);
+        await cluster.restart(port);
+        await cluster.waitHealthy(60_000);
+        return `Redis Cluster master :${port} SIGKILL (no replica: its slots down), down ${downMs} ms, rejoined`;
+      },
+      stop: cluster.stop,
+    },
+  };
+}
+
+/** `redisKind` (SOAK_REDIS): `cluster` — a 3-master Redis Cluster without replicas — or `single`. */
+export async function startSoakWorld(count: number, redisKind: 'single' | 'cluster'): Promise<SoakWorld> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'jeex-soak-'));
-  const [postgres, redis, qdrant] = await Promise.all([startControlledPostgres(), startRedisServer(), QdrantStandIn.start()]);
-  const pgUrl = new URL(postgres.url);
-  const [pgProxy, redisProxy] = await Promise.all([
-    FaultProxy.start({ host: pgUrl.hostname, port: Number(pgUrl.port) }),
-    FaultProxy.start({ host: '127.0.0.1', port: redis.port }),
+  const [postgres, { redis, url: redisUrl }, qdrant] = await Promise.all([
+    startControlledPostgres(),
+    redisKind === 'cluster' ? startClusterRedis() : startSingleRedis(),
+    QdrantStandIn.start(),
   ]);
+  const pgUrl = new URL(postgres.url);
+  const pgProxy = await FaultProxy.start({ host: pgUrl.hostname, port: Number(pgUrl.port) });
   const collector = new OtlpReceiver(await freePort());
   await collector.start();
   const env = {
@@ -43,7 +100,7 @@ export async function startSoakWorld(count: number): Promise<SoakWorld> {
     DATABASE_POOL_MIN: '2',
     DATABASE_POOL_MAX: '10',
     MIGRATE_ON_START: 'true',
-    REDIS_URL: redisProxy.rewrite(redis.url),
+    REDIS_URL: redisUrl,
     QDRANT_URL: qdrant.url,
     ...sharedSigningKeys(),
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
@@ -60,13 +117,12 @@ export async function startSoakWorld(count: number): Promise<SoakWorld> {
     postgres,
     redis,
     pgProxy,
-    redisProxy,
     collector,
     instances,
     env,
     dispose: async () => {
       await instances.stop();
-      await Promise.allSettled([collector.stop(), qdrant.stop(), pgProxy.stop(), redisProxy.stop()]);
+      await Promise.allSettled([collector.stop(), qdrant.stop(), pgProxy.stop()]);
       await redis.stop();
       await postgres.dispose();
       await rm(dataDir, { recursive: true, force: true });

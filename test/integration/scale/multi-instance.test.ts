@@ -162,6 +162,7 @@ describe('three API processes over one PostgreSQL and Redis (issue 20 item 2)', 
   it('one user’s rate limit is one budget across the instances, not one per instance', async () => {
     const caller = await user(0);
     const statuses: number[] = [];
+    const t0 = performance.now();
     // Ten clients at a time, each request to the next instance in turn.
     for (let k = 0; k < USER_LIMIT + 20; k += 10) {
       const batch = await Promise.all(
@@ -174,10 +175,13 @@ describe('three API processes over one PostgreSQL and Redis (issue 20 item 2)', 
       );
       statuses.push(...batch);
     }
+    // GCRA (docs/adr/0024): a burst of the limit, then one more every minute / limit while the burst ran.
+    const refilled = Math.ceil((performance.now() - t0) / (60_000 / USER_LIMIT));
     const ok = statuses.filter((s) => s === 200).length;
     // The /auth/me of user() above used one of the budget.
-    expect(ok).toBe(USER_LIMIT - 1);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(21);
+    expect(ok).toBeGreaterThanOrEqual(USER_LIMIT - 1);
+    expect(ok).toBeLessThanOrEqual(USER_LIMIT - 1 + refilled);
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
   });
 
   it('one Idempotency-Key sent to every instance creates one project; the others get its replay (or 409 while it runs)', async () => {
