@@ -83,8 +83,21 @@ const LIVE: RequestSpec = {
   expectBody: '{"status":"ok"}',
 };
 
-const BARE: Target = { label: 'bare', description: 'node:http, same body and content type', server: 'bare-http.ts' };
-const APP: Target = { label: 'app', description: 'buildApp(): the full request chain, LOG_LEVEL=warn', server: 'app.ts' };
+const BARE: Target = { label: 'bare', description: 'node:http, same body and content type, nothing else', server: 'bare-http.ts' };
+
+/**
+ * LOG_LEVEL=info, as production runs (issue 19): the request-completed line is part of the
+ * work. Lines go to /dev/null (bench/servers/app.ts): written, not read by this process.
+ */
+const INFO = { LOG_LEVEL: 'info', BENCH_LOG_DEST: '/dev/null' } as const;
+
+/**
+ * BENCH_BASE_DIR: a checkout of another commit (e.g. `git archive <base> | tar -x -C <dir>`, with
+ * node_modules linked in). Scenarios then add targets that build the app from its `src/`, in the
+ * same run, so a before/after comparison does not straddle two runs on a noisy machine.
+ */
+const BASE_DIR = process.env.BENCH_BASE_DIR ? path.resolve(process.env.BENCH_BASE_DIR) : undefined;
+const baseEnv = (dir: string) => ({ ...INFO, BENCH_APP_SRC: path.join(dir, 'src') });
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS = path.join(import.meta.dirname, 'RESULTS.md');
@@ -136,17 +149,61 @@ const TRACED_APP = { server: 'app.ts', imports: PRELOAD, appEnv: LIMITS_OFF, pre
 const SCENARIOS: readonly Scenario[] = [
   {
     name: 'health',
-    title: 'GET /api/v1/health/live, full chain vs bare node:http',
+    title: 'GET /api/v1/health/live at LOG_LEVEL=info: the full chain vs node:http doing the same work by hand',
     request: LIVE,
-    targets: [BARE, APP],
-    ratios: [{ numerator: 'app', denominator: 'bare', min: 0.7 }],
+    targets: [
+      BARE,
+      {
+        label: 'same-work',
+        description:
+          "node:http doing the same work by hand: the §3 headers (security, CORS, a fresh correlation id), the body, one pino line per request (the app's logger options)",
+        server: 'bare-http.ts',
+        env: { ...INFO, BARE_WORK: 'same' },
+      },
+      {
+        label: 'app-logged',
+        description: 'buildApp(): the full request chain, LOG_LEVEL=info, LOG_HEALTH_PROBES=true (one line per request, as same-work)',
+        server: 'app.ts',
+        env: INFO,
+        appEnv: { LOG_HEALTH_PROBES: 'true' },
+      },
+      {
+        label: 'app',
+        description: 'buildApp() as configured by default at LOG_LEVEL=info: a 200 from a probe route writes no line',
+        server: 'app.ts',
+        env: INFO,
+      },
+      ...(BASE_DIR
+        ? [
+            {
+              label: 'base',
+              description: `buildApp() of ${BASE_DIR} (the code before), LOG_LEVEL=info`,
+              server: 'app.ts',
+              env: baseEnv(BASE_DIR),
+            },
+          ]
+        : []),
+    ],
+    ratios: [
+      { numerator: 'app-logged', denominator: 'same-work', min: 0.85 },
+      { numerator: 'app', denominator: 'same-work' },
+      { numerator: 'same-work', denominator: 'bare' },
+      ...(BASE_DIR
+        ? [
+            { numerator: 'base', denominator: 'same-work' },
+            { numerator: 'app-logged', denominator: 'base' },
+          ]
+        : []),
+    ],
+    setup:
+      'Every server at LOG_LEVEL=info writes its lines to /dev/null (the same synchronous write as to stdout; the parent, which runs autocannon, does not read them).',
   },
   {
     name: 'project-read',
-    title: 'authenticated GET /api/v1/projects/{id} next to GET /api/v1/health/live, one app process',
+    title: 'authenticated GET /api/v1/projects/{id} next to GET /api/v1/health/live, one app process, LOG_LEVEL=info',
     request: LIVE,
     targets: [
-      { label: 'live', description: 'GET /api/v1/health/live (no auth, no database)', server: 'app.ts', appEnv: LIMITS_OFF },
+      { label: 'live', description: 'GET /api/v1/health/live (no auth, no database)', server: 'app.ts', env: INFO, appEnv: LIMITS_OFF },
       {
         label: 'project',
         description: 'GET /api/v1/projects/{id} with a bearer token: authentication, project access (membership), the project',
@@ -154,10 +211,26 @@ const SCENARIOS: readonly Scenario[] = [
         sameServerAs: 'live',
         prepare: projectRead,
       },
+      ...(BASE_DIR
+        ? [
+            {
+              label: 'base-project',
+              description: `the same read on buildApp() of ${BASE_DIR} (the code before), its own process`,
+              server: 'app.ts',
+              env: baseEnv(BASE_DIR),
+              appEnv: LIMITS_OFF,
+              prepare: projectRead,
+            },
+          ]
+        : []),
     ],
-    ratios: [{ numerator: 'project', denominator: 'live', min: 0.25 }],
-    latencyGoals: [{ label: 'project', maxP99Ms: 20 }],
-    setup: 'Both targets are the same app process (embedded PostgreSQL, no Redis, rate limits 0), LOG_LEVEL=warn.',
+    ratios: [
+      { numerator: 'project', denominator: 'live', min: 0.25 },
+      ...(BASE_DIR ? [{ numerator: 'project', denominator: 'base-project' }] : []),
+    ],
+    latencyGoals: [{ label: 'project', maxP99Ms: 20 }, ...(BASE_DIR ? [{ label: 'base-project', maxP99Ms: 20 }] : [])],
+    setup:
+      'live and project are the same app process (embedded PostgreSQL, no Redis, rate limits 0), LOG_LEVEL=info, lines to /dev/null (not read by the parent).',
   },
   {
     name: 'tracing',

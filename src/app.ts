@@ -115,7 +115,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // test/integration/http/request-chain-order.test.ts.
   const { byIp, byUserAndProject } = app.rateLimits;
   const shutdown = closeConnectionsOnShutdown(app.server);
-  const logRequest = requestLogger(app.log);
+  const logRequest = requestLogger(app.log, { logHealthProbes: config.logHealthProbes });
   const idempotency = idempotencySteps(app.services.idempotencyKeys);
   app.addHook('onRequest', correlationId()); //                      1. X-Correlation-ID; request context for every log line
   app.addHook('onRequest', securityHeaders()); //                    2. §3 security headers (errors and 404s too)

@@ -37,6 +37,12 @@ export interface Config {
   readonly accessTokenExpireMinutes: number;
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
+  /**
+   * Whether a probe route (`/health/live`, `/health/ready`) answering 200 writes its
+   * request-completed line: off by default, those are most of the lines in a deployment
+   * (docs/adr/0026). Failures of a probe are always logged.
+   */
+  readonly logHealthProbes: boolean;
   readonly rateLimitPerMinuteIp: number;
   readonly rateLimitPerMinuteUser: number;
   readonly rateLimitPerMinuteProject: number;
@@ -309,6 +315,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     accessTokenExpireMinutes: r.int('ACCESS_TOKEN_EXPIRE_MINUTES', 30, 1, 60 * 24 * 30),
     corsOrigins: Object.freeze(parseOrigins(r)),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    logHealthProbes: r.bool('LOG_HEALTH_PROBES', false),
     rateLimitPerMinuteIp: r.int('RATE_LIMIT_PER_MINUTE_IP', 300, 0, 1_000_000),
     rateLimitPerMinuteUser: r.int('RATE_LIMIT_PER_MINUTE_USER', 600, 0, 1_000_000),
     rateLimitPerMinuteProject: r.int('RATE_LIMIT_PER_MINUTE_PROJECT', 1200, 0, 1_000_000),

@@ -7,9 +7,9 @@ import { serveRequests } from '../lib/worker.js';
  * parsing that can tell an event's delivery time: frames are split on the blank line that ends
  * them, and an event's latency is the receipt time minus the `sent` time the publisher put in
  * its data. A full SSE parser (or fetch streams) would cost more CPU per event than the server
- * spends sending it, and this process shares the machine with the server. The chunked
- * transfer-encoding lines between frames are skipped by the same split (the server writes one
- * chunk per frame).
+ * spends sending it, and this process shares the machine with the server. The body is
+ * close-delimited (docs/adr/0025): frames arrive as they are; a chunked body (the baseline
+ * tree of BENCH_SSE_BASELINE) has its size lines between frames skipped by the same split.
  *
  * Requests: connect {host, port, path, token, clients, concurrency} → {connected, failed, errors, ms};
  * reset; count → {received}; stats → {received, perClientMin, perClientMax, open, closedByServer, histogram};

@@ -2,8 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildApp } from '../../src/app.js';
-import { configFrom } from '../../src/config.js';
+import { pathToFileURL } from 'node:url';
+import pino from 'pino';
+import type * as AppModule from '../../src/app.js';
+import type * as ConfigModule from '../../src/config.js';
+import type * as LoggerModule from '../../src/lib/logger.js';
 import { announceReady, MEMORY_KEY } from '../lib/serve.js';
 
 /**
@@ -13,6 +16,12 @@ import { announceReady, MEMORY_KEY } from '../lib/serve.js';
  * Only LOG_LEVEL and the variables a scenario lists in BENCH_APP_ENV (a JSON object: REDIS_URL,
  * RATE_LIMIT_*, SSE_*) reach the config; an operator's DATABASE_URL or .env must not leak in.
  * OTEL_* variables are read by the telemetry preload itself, from the process environment.
+ *
+ * BENCH_APP_SRC: the `src/` directory to build the app from (default: this checkout's), so one
+ * run can measure the code of another commit beside this one (`BENCH_BASE_DIR` in run.ts).
+ * BENCH_LOG_DEST: a file the app's log lines go to instead of stdout (the harness passes
+ * /dev/null at LOG_LEVEL=info: the lines are formatted and written by the same synchronous
+ * write, but the parent — which also runs the load generator — does not read them).
  */
 function scenarioEnv(): Record<string, string> {
   const raw = process.env.BENCH_APP_ENV;
@@ -23,6 +32,12 @@ function scenarioEnv(): Record<string, string> {
   }
   return parsed as Record<string, string>;
 }
+
+const srcRoot = path.resolve(process.env.BENCH_APP_SRC || path.join(import.meta.dirname, '../../src'));
+const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(srcRoot, file)).href) as Promise<T>;
+const { buildApp } = await load<typeof AppModule>('app.js');
+const { configFrom } = await load<typeof ConfigModule>('config.js');
+const { createLogger } = await load<typeof LoggerModule>('lib/logger.js');
 
 // With --expose-gc (sse-fanout), SIGUSR2 collects garbage so that RSS readings compare live
 // memory rather than how far the young generation happened to have grown, then reports where
@@ -45,7 +60,9 @@ try {
     ...scenarioEnv(),
     DATA_DIR: dataDir,
   });
-  const app = await buildApp(config);
+  const logDest = process.env.BENCH_LOG_DEST;
+  const logger = logDest ? createLogger(config.logLevel, pino.destination({ dest: logDest, sync: true })) : undefined;
+  const app = await buildApp(config, logger ? { logger } : {});
   try {
     await app.listen({ host: '127.0.0.1', port: 0 });
   } catch (error) {

@@ -21,13 +21,16 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
       const ctx = currentContext();
       // With tracing on (the telemetry preload), lines written inside a span join it by id;
       // without, a request's lines carry the ids its context was given (docs/contract.md §6).
+      // One object per line, fields in this order (undefined ones are left out of the line).
       const span = trace.getSpan(context.active())?.spanContext();
-      const ids =
-        span && isSpanContextValid(span)
-          ? { trace_id: span.traceId, span_id: span.spanId }
-          : { trace_id: ctx?.trace_id, span_id: ctx?.span_id };
-      if (ctx === undefined) return ids;
-      return { correlation_id: ctx.correlation_id, project_id: ctx.project_id, user_id: ctx.user_id, ...ids };
+      const traced = span !== undefined && isSpanContextValid(span);
+      return {
+        correlation_id: ctx?.correlation_id,
+        project_id: ctx?.project_id,
+        user_id: ctx?.user_id,
+        trace_id: traced ? span.traceId : ctx?.trace_id,
+        span_id: traced ? span.spanId : ctx?.span_id,
+      };
     },
     // Fastify merges its own `req` serializer (which writes `url` whole) under ours: anything that
     // logs a request gets its path only.

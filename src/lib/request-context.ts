@@ -34,18 +34,33 @@ const pool = Buffer.alloc(ID_BYTES * 256);
 let offset = pool.length;
 
 /**
- * Ids for a request that no tracer follows: the trace of a valid W3C `traceparent` (the
- * caller's, continued) or a new one, and a new span id of our own (a child of the caller's
- * span, as a server span would be). An invalid header (all-zero ids, version ff, junk) is
- * ignored, never echoed into the logs.
+ * A request's context, made once per request in one object of one shape (the fields set later —
+ * user, project, worker — are there from the start, so setting them changes no object shape).
+ * `untraced` (no active span): the ids of a request that no tracer follows — the trace of a valid
+ * W3C `traceparent` (the caller's, continued) or a new one, and a new span id of our own (a child
+ * of the caller's span, as a server span would be). An invalid header (all-zero ids, version ff,
+ * junk) is ignored, never echoed into the logs. With a span active the logger takes its ids.
  */
-export function untracedIds(traceparent: string | string[] | undefined): { trace_id: string; span_id: string } {
-  if (offset === pool.length) {
-    randomFillSync(pool);
-    offset = 0;
+export function newRequestContext(correlationId: string, traceparent: string | string[] | undefined, untraced: boolean): RequestContext {
+  let traceId: string | undefined;
+  let spanId: string | undefined;
+  if (untraced) {
+    if (offset === pool.length) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    const at = offset;
+    offset += ID_BYTES;
+    const parent = typeof traceparent === 'string' ? parseTraceParent(traceparent) : null;
+    traceId = parent?.traceId ?? pool.toString('hex', at, at + 16);
+    spanId = pool.toString('hex', at + 16, at + ID_BYTES);
   }
-  const at = offset;
-  offset += ID_BYTES;
-  const parent = typeof traceparent === 'string' ? parseTraceParent(traceparent) : null;
-  return { trace_id: parent?.traceId ?? pool.toString('hex', at, at + 16), span_id: pool.toString('hex', at + 16, at + ID_BYTES) };
+  return {
+    correlation_id: correlationId,
+    trace_id: traceId,
+    span_id: spanId,
+    project_id: undefined,
+    user_id: undefined,
+    worker: undefined,
+  };
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { checkAll, type GcraParams, type LimitCheck, type LimitDecision, type LimitStore, type TakeResult } from './gcra.js';
 
 /*
@@ -36,7 +36,7 @@ end
 return 1
 `;
 
-type WithScripts = Redis & {
+type WithScripts = (Redis | Cluster) & {
   jeexGcraTake(key: string, intervalUs: number, toleranceUs: number): Promise<[number, number, number]>;
   jeexGcraRefund(key: string, intervalUs: number): Promise<number>;
 };
@@ -44,7 +44,7 @@ type WithScripts = Redis & {
 export class RedisLimitStore implements LimitStore {
   private readonly redis: WithScripts;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis | Cluster) {
     redis.defineCommand('jeexGcraTake', { lua: TAKE, numberOfKeys: 1 });
     redis.defineCommand('jeexGcraRefund', { lua: REFUND, numberOfKeys: 1 });
     this.redis = redis as WithScripts;

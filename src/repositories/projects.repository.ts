@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ProjectScope } from '../access/project-scope.js';
 import type { NewProject, Project, ProjectRead, ProjectRole, ProjectStatus } from '../db/types.js';
 import type { Page, PageResult } from './paging.js';
-import { ScopedRepository } from './scoped.repository.js';
+import { CompiledRead, type Db, ScopedRepository } from './scoped.repository.js';
 
 export type ProjectWithRole = Project & { role: ProjectRole };
 
@@ -21,20 +21,27 @@ export interface ProjectChanges {
   readonly currentStep?: number;
 }
 
+/**
+ * The access guard's query, run by every request to a project (compiled once: CompiledRead).
+ * The project stream's current id comes in the same round trip (contract §9): a project read
+ * stays one query.
+ */
+const MEMBERSHIP = new CompiledRead((db: Db, projectId: string, userId: string) =>
+  db
+    .selectFrom('projectMembers as m')
+    .innerJoin('projects as p', 'p.id', 'm.projectId')
+    .selectAll('p')
+    .select(['m.userId', 'm.role'])
+    .select(sql<number>`coalesce((SELECT s.last_event_id FROM project_streams s WHERE s.project_id = p.id), 0)`.as('streamLastEventId'))
+    .where('m.projectId', '=', projectId)
+    .where('m.userId', '=', userId)
+    .where('p.isDeleted', '=', false),
+);
+
 export class ProjectsRepository extends ScopedRepository {
   /** The one query behind the access guard: the caller's role in a live (not deleted) project. */
   async findMembership(projectId: string, userId: string): Promise<Membership | undefined> {
-    const row = await this.db
-      .selectFrom('projectMembers as m')
-      .innerJoin('projects as p', 'p.id', 'm.projectId')
-      .selectAll('p')
-      .select(['m.userId', 'm.role'])
-      // The project stream's current id (contract §9) in the same round trip: a project read stays one query.
-      .select(sql<number>`coalesce((SELECT s.last_event_id FROM project_streams s WHERE s.project_id = p.id), 0)`.as('streamLastEventId'))
-      .where('m.projectId', '=', projectId)
-      .where('m.userId', '=', userId)
-      .where('p.isDeleted', '=', false)
-      .executeTakeFirst();
+    const [row] = await MEMBERSHIP.execute(this.db, projectId, userId);
     if (!row) return undefined;
     const { userId: memberId, role, streamLastEventId, ...rest } = row;
     const project: ProjectRead = { ...rest, lastEventId: streamLastEventId };

@@ -1,5 +1,4 @@
-import { eventsDelivered } from '../telemetry/metrics.js';
-import type { SseConnection } from './sse-connection.js';
+import type { SseChunk, SseConnection } from './sse-connection.js';
 import { noticeFrame } from './sse-format.js';
 
 /** Anything a stream carries: ids are the stream's own gap-free sequence (1, 2, 3, …). */
@@ -32,7 +31,8 @@ export interface EventStreamSpec<E extends StreamEvent> {
   readonly live: LiveSource<E>;
   /** An event after which the stream ends (an operation's terminal status). */
   readonly isTerminal: (event: E) => boolean;
-  readonly frame: (event: E) => string;
+  /** The event's frame; `sharedFrames` makes it once per event for every stream it reaches (docs/adr/0025). */
+  readonly frame: (event: E) => SseChunk;
   /** The client's Last-Event-ID; 0 replays everything retained. */
   readonly afterId: number;
   /** The subject had already ended when the stream was asked for: end after the replay. */
@@ -160,8 +160,7 @@ export class EventStream<E extends StreamEvent> {
     const connection = this.connection;
     if (!connection || connection.isClosed) return;
     this.lastId = event.id;
-    connection.write(this.spec.frame(event));
-    eventsDelivered.add(1);
+    connection.deliver(this.spec.frame(event));
     if (this.spec.isTerminal(event)) connection.close('completed');
   }
 

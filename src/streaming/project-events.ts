@@ -1,4 +1,5 @@
 import type { StreamEvent } from './event-stream.js';
+import { sharedFrames } from './sse-format.js';
 
 /**
  * One event of a project's stream (docs/contract.md §9): `id` is the project's own gap-free
@@ -13,3 +14,6 @@ export interface ProjectEvent extends StreamEvent {
 export function projectEventFrame(event: ProjectEvent): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${event.dataJson}\n\n`;
 }
+
+/** What project streams send: one frame per event for all the streams of its project (docs/adr/0025). */
+export const sharedProjectEventFrames = sharedFrames(projectEventFrame);

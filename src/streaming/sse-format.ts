@@ -19,6 +19,26 @@ export function eventFrame(event: OperationEvent | ReplayedEvent): string {
   );
 }
 
+/**
+ * A frame function that makes each event's frame once, as bytes, for every stream the event
+ * reaches: the bus hands one event object to all its listeners, so the N streams of a
+ * channel share one serialisation and one encoding instead of making N (docs/adr/0025).
+ */
+export function sharedFrames<E extends object>(frame: (event: E) => string): (event: E) => Buffer {
+  const frames = new WeakMap<E, Buffer>();
+  return (event) => {
+    let bytes = frames.get(event);
+    if (bytes === undefined) {
+      bytes = Buffer.from(frame(event));
+      frames.set(event, bytes);
+    }
+    return bytes;
+  };
+}
+
+/** What operation streams send (src/routes/api/v1/operations). */
+export const sharedEventFrames = sharedFrames(eventFrame);
+
 /** A stream-level notice without an id, so the client's Last-Event-ID is left as it was. */
 export function noticeFrame(type: string, data: unknown): string {
   return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;

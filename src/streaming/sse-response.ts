@@ -1,7 +1,8 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EventStream, type EventStreamSpec, type StreamEvent } from './event-stream.js';
-import type { CloseReason } from './sse-connection.js';
+import type { CloseReason, SseChunk, SseSink } from './sse-connection.js';
 import { noticeFrame, retryFrame } from './sse-format.js';
 import type { SseHub } from './sse-hub.js';
 import { type AccessWatch, type StreamAccess, streamCallerOf } from './stream-access.js';
@@ -72,18 +73,28 @@ export async function serveEventStream<E extends StreamEvent>(
     closed('client_gone', stream.lastEventId, false);
     return;
   }
+  const res = reply.raw;
+  const socket = res.socket;
+  if (!socket) {
+    closed('client_gone', stream.lastEventId, false);
+    return;
+  }
   // Hijacked: Fastify no longer sends the headers the chain set (security, CORS, correlation id).
-  reply.raw.writeHead(200, {
+  // The body is close-delimited, not chunked (RFC 9112 §6.3; docs/adr/0025): frames go to the
+  // socket as they are, and the connection ends with the stream, as an event stream's does.
+  res.useChunkedEncodingByDefault = false;
+  res.writeHead(200, {
     ...(reply.getHeaders() as OutgoingHttpHeaders),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
-    connection: 'keep-alive',
+    connection: 'close',
   });
+  res.flushHeaders();
   request.user = null;
   request.projectRow = null;
-  endStreamSpanOnClose(span, reply.raw);
-  const connection = options.hub.connect(reply.raw, (reason) => {
+  endStreamSpanOnClose(span, res);
+  const connection = options.hub.connect(new ResponseSocketSink(res, socket), (reason) => {
     stream.release();
     closed(reason, stream.lastEventId, true);
   });
@@ -100,5 +111,58 @@ export async function serveEventStream<E extends StreamEvent>(
     // end the stream; the client reconnects with its Last-Event-ID and misses nothing.
     log.warn({ correlation_id: correlationId, ...logFields, reason: (error as Error).message }, 'event stream failed');
     connection.close('failed');
+  }
+}
+
+/**
+ * The socket of a hijacked, close-delimited response: frames are written to the socket itself
+ * (one write each, no chunk framing, none of `ServerResponse.write`'s per-call work), while the
+ * end still goes through the response, so it finishes as any other (its `finish` hooks, the
+ * request log, the span) and Node closes the connection after the bytes already queued.
+ */
+class ResponseSocketSink implements SseSink {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly socket: Socket,
+  ) {}
+
+  write(chunk: SseChunk): boolean {
+    return this.socket.write(chunk);
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  on(event: 'close', listener: () => void): void {
+    this.socket.on(event, listener);
+  }
+
+  once(event: 'drain', listener: () => void): void {
+    this.socket.once(event, listener);
+  }
+
+  off(event: 'drain', listener: () => void): void {
+    this.socket.off(event, listener);
+  }
+
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.socket.writableNeedDrain;
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { onRequestHookHandler } from 'fastify';
-import { type RequestContext, requestContext, untracedIds } from '../../lib/request-context.js';
+import { newRequestContext, type RequestContext, requestContext } from '../../lib/request-context.js';
 import { propagateCorrelationId } from './outgoing-correlation.js';
 
 /** docs/contract.md §3: the caller's value when it is 1–128 characters of [A-Za-z0-9._:-]. */
@@ -26,8 +26,7 @@ export function correlationIdFor(req: IncomingMessage): string {
  */
 export function contextFor(correlationId: string, traceparent: string | string[] | undefined): RequestContext {
   const span = trace.getActiveSpan()?.spanContext();
-  if (span && isSpanContextValid(span)) return { correlation_id: correlationId };
-  return { correlation_id: correlationId, ...untracedIds(traceparent) };
+  return newRequestContext(correlationId, traceparent, !(span && isSpanContextValid(span)));
 }
 
 /**

@@ -13,10 +13,9 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * The command client, shared by every feature; null without REDIS_URL. On a cluster it is
-     * ioredis's `Cluster`, which has the same command methods (and `defineCommand`) as `Redis`;
-     * the type stays `Redis` until the limiter's store takes either (docs/adr/0027).
+     * ioredis's `Cluster` (docs/adr/0027): every feature keeps each command to one hash slot.
      */
-    redis: Redis | null;
+    redis: Redis | Cluster | null;
     eventBus: EventBus;
   }
 }
@@ -138,8 +137,7 @@ const redisPlugin: FastifyPluginAsync<{ config: Config }> = async (app, { config
     onPublishFailure: (error) =>
       warn('redis-fanout', { reason: error instanceof Error ? error.message : String(error) }, 'event fan-out deferred: redis refused it'),
   });
-  // See the declaration above: both clients offer the command methods the features call.
-  app.decorate('redis', redis.commands as Redis);
+  app.decorate<Redis | Cluster | null>('redis', redis.commands);
   app.decorate('eventBus', bus);
 
   app.health.register({

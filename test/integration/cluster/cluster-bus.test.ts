@@ -167,6 +167,27 @@ describe('rate limits on a Redis Cluster', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
     await Promise.all(limited.map((app) => app.close()));
   });
+
+  it('the user and project limits (two keys, two shards, one request) are shared by two instances', async () => {
+    const env = { DATABASE_URL: apps.db.url, REDIS_URL: cluster.url, RATE_LIMIT_PER_MINUTE_IP: '0' };
+    for (const [user, projectLimit] of [
+      ['3', '100'],
+      ['100', '3'],
+    ] as const) {
+      // A user and project of their own each time: the keys of the previous round are still full.
+      const caller = await createUser(apps.first, `Limited ${user}`);
+      const read = `/api/v1/projects/${(await createProject(apps.first, caller, `Limited ${user}`)).id}`;
+      const limited = [
+        await startApp({ ...env, RATE_LIMIT_PER_MINUTE_USER: user, RATE_LIMIT_PER_MINUTE_PROJECT: projectLimit }),
+        await startApp({ ...env, RATE_LIMIT_PER_MINUTE_USER: user, RATE_LIMIT_PER_MINUTE_PROJECT: projectLimit }),
+      ];
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await (limited[i % 2] as RunningApp).request(read, { headers: caller.auth })).status);
+      // One script per key (docs/adr/0024): a multi-key script would fail with CROSSSLOT here and the limiter would fail open.
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      await Promise.all(limited.map((app) => app.close()));
+    }
+  });
 });
 
 describe('one master lost, no replica to take over', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventStream, type EventStreamSpec, resetFor } from '../../../src/streaming/event-stream.js';
-import { type CloseReason, SseConnection } from '../../../src/streaming/sse-connection.js';
+import type { CloseReason, SseConnection } from '../../../src/streaming/sse-connection.js';
+import { SseHub } from '../../../src/streaming/sse-hub.js';
 import { until } from '../../helpers/wait.js';
 import { FakeSocket, frame, MemoryLog, type TestEvent } from './stream-fakes.js';
 
@@ -23,13 +24,9 @@ async function open(log: MemoryLog, spec: Partial<EventStreamSpec<TestEvent>> = 
   });
   await stream.prepare();
   const closed: CloseReason[] = [];
-  const connection = new SseConnection(socket, {
-    keepaliveMs: 60_000,
-    maxBufferBytes: 1024 * 1024,
-    onClose: (reason) => {
-      closed.push(reason);
-      stream.release();
-    },
+  const connection = new SseHub(60_000, 1024 * 1024).connect(socket, (reason) => {
+    closed.push(reason);
+    stream.release();
   });
   const running = stream.run(connection);
   return { stream, socket, connection, closed, running };
@@ -215,7 +212,7 @@ describe('SseConnection', () => {
     const socket = new FakeSocket(1024);
     socket.pauseReading();
     const closed: CloseReason[] = [];
-    const connection = new SseConnection(socket, { keepaliveMs: 60_000, maxBufferBytes: 10_000, onClose: (r) => closed.push(r) });
+    const connection = new SseHub(60_000, 10_000).connect(socket, (r) => closed.push(r));
     for (let i = 0; i < 20 && !connection.isClosed; i++) connection.write(`data: ${'x'.repeat(1000)}\n\n`);
     expect(closed).toEqual(['slow_client']);
     expect(socket.destroyed).toBe(true);
@@ -223,7 +220,7 @@ describe('SseConnection', () => {
 
   it('after a silence, writes keepalive comments', async () => {
     const socket = new FakeSocket();
-    const connection = new SseConnection(socket, { keepaliveMs: 20, maxBufferBytes: 10_000, onClose: () => undefined });
+    const connection = new SseHub(20, 10_000).connect(socket, () => undefined);
     await until(() => socket.comments.length >= 2);
     expect(socket.comments.every((c) => c.trim() === 'keepalive')).toBe(true);
     connection.close('shutdown');

@@ -1,7 +1,14 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
 import type { OperationEvent } from '../../../src/streaming/events.js';
-import { EVENT_TYPE_PATTERN, eventFrame, KEEPALIVE_FRAME, noticeFrame, retryFrame } from '../../../src/streaming/sse-format.js';
+import {
+  EVENT_TYPE_PATTERN,
+  eventFrame,
+  KEEPALIVE_FRAME,
+  noticeFrame,
+  retryFrame,
+  sharedFrames,
+} from '../../../src/streaming/sse-format.js';
 
 function parse(text: string): { events: EventSourceMessage[]; comments: string[]; retries: number[] } {
   const events: EventSourceMessage[] = [];
@@ -49,5 +56,22 @@ describe('SSE framing', () => {
     expect(re.test('two words')).toBe(false);
     expect(re.test('a\nb')).toBe(false);
     expect(re.test('')).toBe(false);
+  });
+});
+
+describe('sharedFrames (docs/adr/0025)', () => {
+  it('makes one frame per event, as the bytes of the plain frame, whatever the number of streams asking', () => {
+    let made = 0;
+    const frame = sharedFrames((e: OperationEvent) => {
+      made++;
+      return eventFrame(e);
+    });
+    const first = frame(event);
+    for (let i = 0; i < 100; i++) expect(frame(event)).toBe(first);
+    expect(made).toBe(1);
+    expect(first.toString('utf8')).toBe(eventFrame(event));
+    const other = { ...event, id: 8 };
+    expect(frame(other).toString('utf8')).toBe(eventFrame(other));
+    expect(made).toBe(2);
   });
 });

@@ -13,8 +13,9 @@ export const frame = (e: TestEvent) => `id: ${e.id}\nevent: ${e.type}\ndata: ${J
 
 /**
  * A socket stand-in: a real Writable whose reader can be paused, so backpressure
- * (`write()` → false, `drain`) behaves as Node's sockets do. Parses what it receives with
- * the same SSE parser the integration tests use.
+ * (`write()` → false, `drain`) and corking behave as Node's sockets do. Parses what the
+ * stream hands it, in order, as it is written (a cork only delays when the bytes leave),
+ * with the same SSE parser the integration tests use.
  */
 export class FakeSocket extends Writable implements SseSink {
   readonly events: EventSourceMessage[] = [];
@@ -30,8 +31,12 @@ export class FakeSocket extends Writable implements SseSink {
     super({ highWaterMark, decodeStrings: false });
   }
 
-  override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.parser.feed(String(chunk));
+  override write(chunk: string | Uint8Array): boolean {
+    if (!this.destroyed && !this.writableEnded) this.parser.feed(String(chunk));
+    return super.write(chunk);
+  }
+
+  override _write(_chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.paused) this.held.push(() => callback());
     else callback();
   }

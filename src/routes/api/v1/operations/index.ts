@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { isTerminal, type OperationStreamEvent, operationChannel } from '../../../../streaming/events.js';
-import { eventFrame } from '../../../../streaming/sse-format.js';
+import { sharedEventFrames } from '../../../../streaming/sse-format.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
 import { errorResponses, IdempotentWriteHeaders, ProjectParams } from '../shared-schemas.js';
 import { toPublic } from './operation-public.js';
@@ -150,7 +150,7 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         history: service.history(scope, operation.id),
         live: { subscribe: (listener) => app.eventBus.subscribe(channel, listener) },
         isTerminal: (event) => isTerminal(event.status),
-        frame: eventFrame,
+        frame: sharedEventFrames,
         afterId,
         endedBefore: isTerminal(operation.status),
         logFields: { operation_id: operation.id },

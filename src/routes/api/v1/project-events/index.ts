@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
-import { type ProjectEvent, projectEventFrame } from '../../../../streaming/project-events.js';
+import { type ProjectEvent, sharedProjectEventFrames } from '../../../../streaming/project-events.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
 import { StreamHeaders, StreamQuery } from '../operations/schemas.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
@@ -57,7 +57,7 @@ const projectEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         history,
         live: app.projectFeed.source(scope.projectId),
         isTerminal: () => false,
-        frame: projectEventFrame,
+        frame: sharedProjectEventFrames,
         afterId,
         logFields: { project_id: scope.projectId },
       });
