@@ -9,6 +9,7 @@ import type { ScenarioContext, ScenarioResult } from './scenarios/context.js';
 import { eventPublishScenario } from './scenarios/event-publish.js';
 import { exportScenario } from './scenarios/export.js';
 import { projectStreamScenario } from './scenarios/project-stream.js';
+import { reconnectStormScenario } from './scenarios/reconnect-storm.js';
 import { deadEndpoint, otlpReceiver, ownRedis, REDIS_COLUMN, SPANS_COLUMN, type TargetResources } from './scenarios/resources.js';
 import { safeWritesScenario } from './scenarios/safe-writes.js';
 import { sseFanoutScenario } from './scenarios/sse-fanout.js';
@@ -345,6 +346,12 @@ const SCENARIOS: readonly Scenario[] = [
     title: 'export of four 100 KB documents: POST to export.completed, and server memory while building',
     oneOff: true,
     run: exportScenario,
+  },
+  {
+    name: 'reconnect-storm',
+    title: 'restart of one instance holding N streams: peak reopens per second and time until all are back, jittered retry hint vs fixed',
+    oneOff: true,
+    run: reconnectStormScenario,
   },
 ];
 

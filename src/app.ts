@@ -36,6 +36,7 @@ import projectEventRoutes from './routes/api/v1/project-events/index.js';
 import projectRoutes from './routes/api/v1/projects/index.js';
 import workerRoutes from './routes/api/v1/worker/index.js';
 import sseHub from './streaming/sse-hub.js';
+import streamAdmission from './streaming/stream-admission.js';
 import './types/route-config.js';
 import { APP_VERSION } from './version.js';
 
@@ -80,6 +81,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(qdrant, { config });
   await app.register(redis, { config });
   await app.register(sseHub, { config });
+  await app.register(streamAdmission, { config });
   await app.register(postgres, {
     config,
     ...(overrides.startupBackoffMs !== undefined ? { startupBackoffMs: overrides.startupBackoffMs } : {}),

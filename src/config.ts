@@ -54,6 +54,12 @@ export interface Config {
   readonly sseKeepaliveSeconds: number;
   readonly sseMaxBufferBytes: number;
   readonly sseReplayEvents: number;
+  /** Event streams one instance holds at once; 0 = no cap (docs/contract.md §9, docs/adr/0028). */
+  readonly sseMaxStreams: number;
+  /** The centre of the jittered SSE `retry:` hint (docs/adr/0028). */
+  readonly sseRetryMs: number;
+  /** The least `Retry-After` of a stream refused at the cap; jittered up to twice it. */
+  readonly sseCapRetryAfterSeconds: number;
   /** Leases an operation gets before it ends `failed` (docs/contract.md §8). */
   readonly workerMaxAttempts: number;
   /** A lease's length when the worker asks for none (docs/contract.md §8). */
@@ -319,6 +325,9 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     sseKeepaliveSeconds: r.int('SSE_KEEPALIVE_SECONDS', 30, 1, 3600),
     sseMaxBufferBytes: r.int('SSE_MAX_BUFFER_BYTES', 10_485_760, 1024, 1_073_741_824),
     sseReplayEvents: r.int('SSE_REPLAY_EVENTS', 1000, 1, 1_000_000),
+    sseMaxStreams: r.int('SSE_MAX_STREAMS', 20_000, 0, 1_000_000),
+    sseRetryMs: r.int('SSE_RETRY_MS', 2000, 2, 600_000),
+    sseCapRetryAfterSeconds: r.int('SSE_CAP_RETRY_AFTER_SECONDS', 5, 1, 3600),
     workerMaxAttempts: r.int('WORKER_MAX_ATTEMPTS', 3, 1, 100),
     workerLeaseSeconds: r.int('WORKER_LEASE_SECONDS', 30, 10, 300),
     auditRetentionDays: r.int('AUDIT_RETENTION_DAYS', 365, 1, 36_500),

@@ -9,9 +9,6 @@ import { type AccessWatch, type StreamAccess, streamCallerOf } from './stream-ac
 import { StreamLifetime } from './stream-lifetime.js';
 import { endStreamSpan, endStreamSpanOnClose, markStreamEnd, requestSpanOf } from './stream-span.js';
 
-/** How long a browser waits before reconnecting after the stream drops. */
-export const RETRY_MS = 2_000;
-
 export interface ServeStreamOptions<E extends StreamEvent> extends EventStreamSpec<E> {
   readonly hub: SseHub;
   /** Ends the stream when the caller's access ends (contract §9, docs/adr/0019). */
@@ -34,6 +31,9 @@ export async function serveEventStream<E extends StreamEvent>(
   options: ServeStreamOptions<E>,
 ): Promise<void> {
   const lifetime = new StreamLifetime(reply.raw);
+  // Reconnect storms: the cap and the jittered retry hint (stream-admission.ts, docs/adr/0028).
+  const admission = request.server.streamAdmission;
+  admission.admit(lifetime);
   const span = requestSpanOf(request);
   // A stream lives for minutes and there may be thousands: keep only what the close log
   // needs, not the request with its user and project rows (bench `sse-fanout`).
@@ -98,7 +98,7 @@ export async function serveEventStream<E extends StreamEvent>(
     stream.release();
     closed(reason, stream.lastEventId, true);
   });
-  connection.write(retryFrame(RETRY_MS));
+  connection.write(retryFrame(admission.retryMs()));
   watch.start((ending) => {
     if (ending.notice) connection.write(noticeFrame(ending.notice.event, ending.notice.data));
     connection.close(ending.reason);

@@ -5,8 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { beforeAll } from 'vitest';
-import { closeWhenFileEnds, filledByBeforeAll } from './fixtures.js';
 import { until } from './wait.js';
 
 const run = promisify(execFile);
@@ -229,15 +227,4 @@ export async function startRedisCluster(options: { masters?: number; replicas?: 
     client,
     stop,
   };
-}
-
-/** A cluster of the file's own, stopped when the file ends. Call it before the app fixture that uses it. */
-export function useRedisCluster(options: { masters?: number; replicas?: boolean } = {}): RedisCluster {
-  const state = filledByBeforeAll<RedisCluster>('useRedisCluster');
-  beforeAll(async () => {
-    const cluster = await startRedisCluster(options);
-    closeWhenFileEnds(cluster.stop);
-    state.set(cluster);
-  }, 60_000);
-  return state.value;
 }

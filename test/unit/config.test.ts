@@ -38,6 +38,9 @@ describe('loadConfig', () => {
       sseKeepaliveSeconds: 30,
       sseMaxBufferBytes: 10_485_760,
       sseReplayEvents: 1000,
+      sseMaxStreams: 20_000,
+      sseRetryMs: 2000,
+      sseCapRetryAfterSeconds: 5,
       auditRetentionDays: 365,
       devLoginAnyHost: false,
     });

@@ -28,19 +28,30 @@ export class EventFollower {
   connects = 0;
   /** A delivered id not above the one before it: the ids went backwards. */
   idRegressions = 0;
+  /** Drops the follower made itself (soak: random drops). */
+  ownDrops = 0;
   private lastEventId: string | undefined;
+  private attempts = 0;
+  private readonly urls: readonly string[];
   private stopped = false;
   private finished = false;
   private controller: AbortController | undefined;
   readonly done: Promise<void>;
 
+  /**
+   * `url` may list several instances' URLs of one stream: each reconnect goes to the next (a
+   * balancer spreading resumes). With `randomDropMs`, the follower itself drops each open stream
+   * after a random time averaging that, then resumes (the soak's random drops).
+   */
   constructor(
-    private readonly url: string,
+    url: string | readonly string[],
     private readonly authorization: string,
     private readonly tally: FaultTally,
     private readonly nextCorrelationId: () => string,
     private readonly retryMs = 250,
+    private readonly randomDropMs = 0,
   ) {
+    this.urls = typeof url === 'string' ? [url] : url;
     this.done = this.run();
   }
 
@@ -68,7 +79,7 @@ export class EventFollower {
     const t0 = performance.now();
     let res: Response;
     try {
-      res = await fetch(this.url, {
+      res = await fetch(this.urls[this.attempts++ % this.urls.length] ?? '', {
         headers: {
           accept: 'text/event-stream',
           authorization: this.authorization,
@@ -100,6 +111,16 @@ export class EventFollower {
     }
     this.tally.record('stream open', correlationId, { kind: 'success', body: null }, ms);
     this.connects++;
+    const dropTimer =
+      this.randomDropMs > 0
+        ? setTimeout(
+            () => {
+              this.ownDrops++;
+              controller.abort();
+            },
+            Math.random() * 2 * this.randomDropMs,
+          )
+        : undefined;
     const parser = createParser({
       onEvent: (event) => {
         if (event.id !== undefined) this.lastEventId = event.id;
@@ -122,6 +143,7 @@ export class EventFollower {
     } catch {
       // reset or aborted: counted below unless we stopped it
     }
+    clearTimeout(dropTimer);
     if (!this.finished && !this.stopped) this.tally.phase.streamDrops++;
   }
 }

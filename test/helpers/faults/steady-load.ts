@@ -33,6 +33,12 @@ export interface LoadOptions {
   readonly eventsPerOperation: number;
   /** Pause between one writer's requests: steady load, not saturation. */
   readonly thinkMs: number;
+  /** Instances a follower's reconnects rotate over (default: the writer's own). */
+  readonly followerBases?: readonly string[];
+  /** A follower drops its own stream after a random time averaging this, then resumes (0: never). */
+  readonly randomDropMs?: number;
+  /** Names this load's correlation ids apart from another's in the same run. */
+  readonly label?: string;
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -57,7 +63,7 @@ export class SteadyLoad {
     private readonly options: LoadOptions,
   ) {}
 
-  readonly nextCorrelationId = (): string => `fault-${++this.counter}`;
+  readonly nextCorrelationId = (): string => `fault-${this.options.label ?? ''}${++this.counter}`;
 
   start(): void {
     const { shortWriters, longWriters } = this.options;
@@ -132,7 +138,14 @@ export class SteadyLoad {
         projectId,
         acked: [],
         refused: [],
-        follower: new EventFollower(`${this.base}${opPath}/events`, auth, this.tally, this.nextCorrelationId),
+        follower: new EventFollower(
+          this.followerUrls(`${opPath}/events`, w),
+          auth,
+          this.tally,
+          this.nextCorrelationId,
+          250,
+          this.options.randomDropMs ?? 0,
+        ),
         ended: false,
       };
       this.operations.push(record);
@@ -159,7 +172,7 @@ export class SteadyLoad {
   }
 
   private async publish(auth: string, opPath: string, record: OperationRecord, terminal: boolean): Promise<Outcome> {
-    const marker = `m${++this.counter}`;
+    const marker = `m${this.options.label ?? ''}${++this.counter}`;
     const outcome = await this.call(
       auth,
       'publish event',
@@ -204,6 +217,12 @@ export class SteadyLoad {
     // A client backs off after a failure instead of hammering a service that is recovering.
     if (outcome.kind !== 'success') await sleep(FAILURE_BACKOFF_MS);
     return outcome;
+  }
+
+  /** The stream's URL on each instance followers use, starting with writer `w`'s turn. */
+  private followerUrls(path: string, w: number): string[] {
+    const bases = this.options.followerBases ?? [this.base];
+    return bases.map((_, i) => `${bases[(i + w) % bases.length]}${path}`);
   }
 
   private think(): Promise<unknown> {

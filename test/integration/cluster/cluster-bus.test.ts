@@ -5,7 +5,7 @@ import { memberAccessChannel, projectAccessChannel } from '../../../src/streamin
 import { useAppPair } from '../../helpers/app-fixture.js';
 import { type RunningApp, startApp } from '../../helpers/build-app.js';
 import { createProject, createUser, json, type TestProject, type TestUser } from '../../helpers/factories.js';
-import { useRedisCluster } from '../../helpers/redis-cluster.js';
+import { useRedisCluster } from '../../helpers/redis-cluster-fixture.js';
 import { openStream, type StreamClient } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 import { createWorker, lease } from '../../helpers/workers.js';

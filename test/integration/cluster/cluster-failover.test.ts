@@ -3,7 +3,8 @@ import { shardedChannel } from '../../../src/plugins/infra/redis-cluster.js';
 import { operationChannel } from '../../../src/streaming/events.js';
 import { useAppPair } from '../../helpers/app-fixture.js';
 import { createProject, createUser, json, type TestUser } from '../../helpers/factories.js';
-import { NODE_TIMEOUT_MS, useRedisCluster } from '../../helpers/redis-cluster.js';
+import { NODE_TIMEOUT_MS } from '../../helpers/redis-cluster.js';
+import { useRedisCluster } from '../../helpers/redis-cluster-fixture.js';
 import { openStream } from '../../helpers/sse-client.js';
 import { until } from '../../helpers/wait.js';
 
