@@ -97,29 +97,51 @@ async function agentReply(job: WorkerJob) {
     seq += 1;
     const piece = chars.slice(at, at + chunkChars).join('');
     // A delta is idempotent per seq: retry it until the server has it (a network error, 429, 503).
-    for (let attempt = 1; ; attempt++) {
-      const sent = await job.api
-        .POST('/api/v1/projects/{project_id}/messages/{message_id}/deltas', {
-          params: { path: { project_id, message_id: reply.id } },
-          body: { seq, text: piece },
-        })
-        .catch(() => undefined);
-      if (sent && !sent.error) break;
-      if ((sent && sent.response.status < 500 && sent.response.status !== 429) || attempt >= 5) {
-        throw new Error(`delta ${seq} refused (${sent?.response.status ?? 'network'})`);
-      }
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
+    await untilAccepted(`delta ${seq}`, () =>
+      job.api.POST('/api/v1/projects/{project_id}/messages/{message_id}/deltas', {
+        params: { path: { project_id, message_id: reply.id } },
+        body: { seq, text: piece },
+      }),
+    );
     if (deltaMs > 0) await new Promise((r) => setTimeout(r, deltaMs));
   }
   const status = job.signal.aborted ? 'failed' : 'complete';
-  await job.api.PATCH('/api/v1/projects/{project_id}/messages/{message_id}', {
-    params: { path: { project_id, message_id: reply.id } },
-    body: { status },
-  });
+  const path = { params: { path: { project_id, message_id: reply.id } } };
+  // Retried like a delta; a 409 on a retry means an earlier attempt ended the message (its answer
+  // was lost), which is a success only if the message now has the status this worker asked for.
+  await untilAccepted(
+    `status ${status}`,
+    () => job.api.PATCH('/api/v1/projects/{project_id}/messages/{message_id}', { ...path, body: { status } }),
+    async () => {
+      const now = await job.api.GET('/api/v1/projects/{project_id}/messages/{message_id}', path).catch(() => undefined);
+      return now?.data?.status === status;
+    },
+  );
   if (status === 'failed') return undefined;
   log('reply written', { operation_id: job.operation.id, message_id: reply.id, deltas: seq, text });
   return { type: 'reply.completed', data: { message_id: reply.id, deltas: seq } };
+}
+
+/**
+ * Sends until the server has it: retried after a network error, 429 or 5xx (5 attempts); any
+ * other refusal throws, unless `settledAnyway` (asked after a 409 on a retry) says an earlier
+ * attempt whose answer was lost already did it. Never "written" on an unread answer.
+ */
+async function untilAccepted(
+  what: string,
+  send: () => Promise<{ error?: unknown; response: Response }>,
+  settledAnyway?: () => Promise<boolean>,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const sent = await send().catch(() => undefined);
+    if (sent && !sent.error) return;
+    const status = sent?.response.status;
+    if (status === 409 && attempt > 1 && settledAnyway && (await settledAnyway())) return;
+    if ((status !== undefined && status < 500 && status !== 429) || attempt >= 5) {
+      throw new Error(`${what} refused (${status ?? 'network'})`);
+    }
+    await new Promise((r) => setTimeout(r, 100 * attempt));
+  }
 }
 
 log('fake agent started', { kinds, base_url: baseUrl });
