@@ -60,6 +60,12 @@ export interface Config {
   readonly sseRetryMs: number;
   /** The least `Retry-After` of a stream refused at the cap; jittered up to twice it. */
   readonly sseCapRetryAfterSeconds: number;
+  /**
+   * The listening socket's accept queue (listen(2) backlog; the kernel caps it at
+   * net.core.somaxconn). Node's default, 511, overflows when thousands of streams reconnect at
+   * once, and every dropped SYN waits out TCP's 1, 2, 4, 8 … s retransmission (docs/adr/0028).
+   */
+  readonly listenBacklog: number;
   /** Leases an operation gets before it ends `failed` (docs/contract.md §8). */
   readonly workerMaxAttempts: number;
   /** A lease's length when the worker asks for none (docs/contract.md §8). */
@@ -328,6 +334,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = () => 
     sseMaxStreams: r.int('SSE_MAX_STREAMS', 20_000, 0, 1_000_000),
     sseRetryMs: r.int('SSE_RETRY_MS', 2000, 2, 600_000),
     sseCapRetryAfterSeconds: r.int('SSE_CAP_RETRY_AFTER_SECONDS', 5, 1, 3600),
+    listenBacklog: r.int('LISTEN_BACKLOG', 4096, 1, 65_535),
     workerMaxAttempts: r.int('WORKER_MAX_ATTEMPTS', 3, 1, 100),
     workerLeaseSeconds: r.int('WORKER_LEASE_SECONDS', 30, 10, 300),
     auditRetentionDays: r.int('AUDIT_RETENTION_DAYS', 365, 1, 36_500),

@@ -36,7 +36,7 @@ process.on('unhandledRejection', startupFailed);
 let app: Awaited<ReturnType<typeof buildApp>>;
 try {
   app = await buildApp(config, { logger });
-  await app.listen({ host: config.host, port: config.port });
+  await app.listen({ host: config.host, port: config.port, backlog: config.listenBacklog });
 } catch (error) {
   startupFailed(error);
 }

@@ -64,7 +64,7 @@ try {
   const logger = logDest ? createLogger(config.logLevel, pino.destination({ dest: logDest, sync: true })) : undefined;
   const app = await buildApp(config, logger ? { logger } : {});
   try {
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    await app.listen({ host: '127.0.0.1', port: 0, backlog: config.listenBacklog });
   } catch (error) {
     await app.close();
     throw error;

@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       sseMaxStreams: 20_000,
       sseRetryMs: 2000,
       sseCapRetryAfterSeconds: 5,
+      listenBacklog: 4096,
       auditRetentionDays: 365,
       devLoginAnyHost: false,
     });
