@@ -117,6 +117,9 @@ async function storm(
   }
 }
 
+/** The instance's accept queue (LISTEN_BACKLOG); BENCH_LISTEN_BACKLOG=511 measures Node's default. */
+const BACKLOG = process.env.BENCH_LISTEN_BACKLOG ?? '4096';
+
 export async function reconnectStormScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const n = intFromEnv('BENCH_STORM_CLIENTS', DEFAULT_CLIENTS, 1);
   const rounds = intFromEnv('BENCH_STORM_ROUNDS', DEFAULT_ROUNDS, 1);
@@ -132,6 +135,7 @@ export async function reconnectStormScenario(ctx: ScenarioContext): Promise<Scen
       RATE_LIMIT_PER_MINUTE_IP: '0',
       RATE_LIMIT_PER_MINUTE_USER: '0',
       RATE_LIMIT_PER_MINUTE_PROJECT: '0',
+      LISTEN_BACKLOG: BACKLOG,
     },
     await freePort(),
   );
@@ -163,7 +167,7 @@ export async function reconnectStormScenario(ctx: ScenarioContext): Promise<Scen
       machine: ctx.machine,
       command: ctx.command,
       method:
-        `one instance (src/server.ts with the telemetry preload, NODE_ENV=development, external embedded PostgreSQL 18 and redis-server, rate limits off) ` +
+        `one instance (src/server.ts with the telemetry preload, NODE_ENV=development, external embedded PostgreSQL 18 and redis-server, rate limits off, LISTEN_BACKLOG=${BACKLOG}) ` +
         `under a supervisor that starts it again 0.5 s after it exits; ${int(n)} project streams held by EventSource-like bare-socket clients in one ` +
         `other process (${CONNECT_CONCURRENCY} connecting at a time); then SIGTERM (the instance ends every stream, exits, is started again). ` +
         `\`hint\`: each client waits the \`retry:\` the server sent it (jittered over 1,000–3,000 ms); \`fixed\`: every client waits ${FIXED_MS} ms ` +
