@@ -16,7 +16,12 @@ beforeAll(async () => {
   server = await startRedisServer();
   closeWhenFileEnds(server.stop);
   redis = new Redis(server.url);
-  monitor = await new Redis(server.url).monitor();
+  // Nothing else may talk to Redis while the monitor connection does its own handshake: a command
+  // seen on the feed before MONITOR's answer breaks ioredis's reply queue ("Command queue state
+  // error", seen once in CI on `redis`'s own ready check). So `redis` is ready first, and the
+  // monitor is its duplicate (ioredis opens one connection for it).
+  await redis.ping();
+  monitor = await redis.monitor();
   monitor.on('monitor', (_time: string, args: string[]) => {
     const [command, , numKeys, ...rest] = args;
     if (command === 'evalsha' || command === 'eval') scriptCalls.push(rest.slice(0, Number(numKeys)));
@@ -24,8 +29,8 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  monitor.disconnect();
-  redis.disconnect();
+  monitor?.disconnect();
+  redis?.disconnect();
 });
 
 /** The Redis Cluster hash tag of a key: the text between the first `{` and the next `}` (when not empty). */
