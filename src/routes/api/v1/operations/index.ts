@@ -9,6 +9,7 @@ import {
   CancelBody,
   EventCreate,
   EventPublic,
+  eventStreamResponse,
   OperationCreate,
   OperationParams,
   OperationPublic,
@@ -123,17 +124,10 @@ const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: StreamQuery,
         headers: StreamHeaders,
         response: {
-          200: {
-            description: 'The event stream (text/event-stream)',
-            content: {
-              'text/event-stream': {
-                schema: { type: 'string' },
-                example:
-                  'retry: 2000\n\nid: 4\nevent: progress\ndata: {"id":4,"operation_id":"0193a6f3-1d2e-7f30-9b4c-5d6e7f809102",' +
-                  '"type":"progress","data":{"percent":40},"status":"running","created_at":"2026-11-25T12:00:05.000Z"}\n\n: keepalive\n\n',
-              },
-            },
-          },
+          200: eventStreamResponse(
+            'retry: 2000\n\nid: 4\nevent: progress\ndata: {"id":4,"operation_id":"0193a6f3-1d2e-7f30-9b4c-5d6e7f809102",' +
+              '"type":"progress","data":{"percent":40},"status":"running","created_at":"2026-11-25T12:00:05.000Z"}\n\n: keepalive\n\n',
+          ),
           ...errorResponses(401, 403, 404, 422, 429, 503),
         },
       },

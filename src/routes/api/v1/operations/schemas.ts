@@ -107,4 +107,9 @@ export const StreamHeaders = Type.Object({
   'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
 });
 
+/** The 200 of an event-stream route (operation and project streams): text/event-stream, with an example. */
+export function eventStreamResponse(example: string) {
+  return { description: 'The event stream (text/event-stream)', content: { 'text/event-stream': { schema: { type: 'string' }, example } } };
+}
+
 export const CancelBody = Type.Object({}, { $id: 'OperationCancel', additionalProperties: false });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { scopeOf } from '../../../../plugins/http/request-identity.js';
 import { type ProjectEvent, sharedProjectEventFrames } from '../../../../streaming/project-events.js';
 import { serveEventStream } from '../../../../streaming/sse-response.js';
-import { StreamHeaders, StreamQuery } from '../operations/schemas.js';
+import { eventStreamResponse, StreamHeaders, StreamQuery } from '../operations/schemas.js';
 import { errorResponses, ProjectParams } from '../shared-schemas.js';
 
 const tags = ['projects'];
@@ -30,16 +30,9 @@ const projectEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: StreamQuery,
         headers: StreamHeaders,
         response: {
-          200: {
-            description: 'The event stream (text/event-stream)',
-            content: {
-              'text/event-stream': {
-                schema: { type: 'string' },
-                example:
-                  'retry: 2000\n\nid: 12\nevent: message.delta\ndata: {"message_id":"0193a6f3-1d2e-7f30-9b4c-5d6e7f809102","seq":3,"text":"lo"}\n\n',
-              },
-            },
-          },
+          200: eventStreamResponse(
+            'retry: 2000\n\nid: 12\nevent: message.delta\ndata: {"message_id":"0193a6f3-1d2e-7f30-9b4c-5d6e7f809102","seq":3,"text":"lo"}\n\n',
+          ),
           ...errorResponses(401, 403, 422, 429, 503),
         },
       },
