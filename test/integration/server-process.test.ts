@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort, spawnServer } from '../helpers/server-process.js';
@@ -37,6 +39,18 @@ describe('server entry point', () => {
     expect(out.match(/database connection failed/g)).toHaveLength(3);
     expect(out).toMatch(/start-up failed: The database is unavailable/);
     expect(out).toContain('ECONNREFUSED');
+  });
+
+  it('listens with LISTEN_BACKLOG as its accept queue (room for a reconnect storm, docs/adr/0028)', async () => {
+    const port = await freePort();
+    const server = spawnServer({ DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'test', LISTEN_BACKLOG: '777' });
+    await server.waitForLine(/Server listening/);
+    // For a listening socket, `ss` reports the backlog it was given as Send-Q (iproute2, on Debian by default).
+    const { stdout } = await promisify(execFile)('ss', ['-Hltn', `sport = :${port}`]);
+    const [, , sendQ] = stdout.trim().split(/\s+/);
+    expect(Number(sendQ)).toBe(777);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
   });
 
   it('when SIGTERM arrives during a request, the request completes and the process exits 0 within 5 s', async () => {
